@@ -1,0 +1,64 @@
+# Parley: `make run` serves the demo (embedded mode), `make test` runs the whole suite.
+# Both create the virtualenv and install what they need on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test install install-dev migrate seed worker beat clean help
+
+help:
+	@echo "make run    - serve the demo at http://$(HOST):$(PORT) (SQLite, in-process tasks, demo data)"
+	@echo "make test   - run the whole test suite (full mode when DATABASE_URL and REDIS_URL are set)"
+	@echo "make worker - a Celery worker (full mode)    make beat - Celery beat (full mode)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(RUN_STAMP)
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
+
+migrate: $(RUN_STAMP)
+	$(BIN)/python manage.py migrate --noinput -v0
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: $(RUN_STAMP)
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Parley is running at http://$(HOST):$(PORT)/"
+	@echo "  Sign in as  admin / parley-admin    (administrator)"
+	@echo "              maya  / parley-manager  (manager)"
+	@echo "              sam   / parley-agent    (agent)"
+	@echo "  Live-chat widget demo, API docs and more arrive as their issues land; see README.md."
+	@echo ""
+	$(BIN)/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --log-level warning
+
+test: $(DEV_STAMP)
+	SECRET_KEY="$${SECRET_KEY:-test-only-$$(date +%s)}" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+worker: $(RUN_STAMP)
+	$(BIN)/celery -A helpdesk worker --loglevel INFO
+
+beat: $(RUN_STAMP)
+	$(BIN)/celery -A helpdesk beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

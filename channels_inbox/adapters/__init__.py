@@ -1,0 +1,20 @@
+"""The registry of channel adapters: one per kind, listed explicitly (no dynamic imports)."""
+
+from __future__ import annotations
+
+from channels_inbox.adapters.api import ApiAdapter
+from channels_inbox.adapters.base import ChannelAdapter
+from channels_inbox.adapters.email import EmailAdapter
+from channels_inbox.exceptions import UnsupportedChannelKind
+
+ADAPTERS: dict[str, ChannelAdapter] = {
+    EmailAdapter.kind: EmailAdapter(),
+    ApiAdapter.kind: ApiAdapter(),
+}
+
+
+def get_adapter(kind: str) -> ChannelAdapter:
+    try:
+        return ADAPTERS[kind]
+    except KeyError:
+        raise UnsupportedChannelKind(f"no adapter for channel kind {kind!r}") from None

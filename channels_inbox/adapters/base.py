@@ -1,0 +1,84 @@
+"""The contract between channel adapters and the pipeline.
+
+An adapter knows its wire format and nothing of tickets; the pipeline knows tickets and
+nothing of wire formats. ``Envelope`` is the one shape every channel's message becomes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from channels_inbox.models import Channel, InboundMessage
+    from tickets.models import Message
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote: an identity kind (CustomerIdentity.Kind) and an address on it."""
+
+    kind: str
+    address: str
+    display_name: str = ""
+    is_verified: bool = False
+
+
+@dataclass
+class EnvelopeAttachment:
+    filename: str
+    content_type: str
+    size: int
+    # None when the attachment was over the size limit: it is recorded, not stored.
+    data: bytes | None
+    content_id: str = ""
+    is_inline: bool = False
+
+
+@dataclass
+class Envelope:
+    """One normalised inbound message."""
+
+    sender: Sender
+    # The channel's id for the message; the dedupe key together with the channel.
+    external_id: str
+    subject: str = ""
+    text: str = ""
+    html: str = ""  # already sanitized
+    attachments: list[EnvelopeAttachment] = field(default_factory=list)
+    # Thread hints: email headers, or a conversation key on chat/social channels.
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    thread_key: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    sent_at: dt.datetime | None = None
+    language: str = ""
+    is_auto_reply: bool = False
+    is_bounce: bool = False
+    # Why it looks automatic, for the event log ("Auto-Submitted: auto-replied").
+    auto_reason: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What the channel said when we sent: its id for the message, if any."""
+
+    external_id: str = ""
+    detail: str = ""
+
+
+class ChannelAdapter(Protocol):
+    kind: ClassVar[str]
+
+    def authenticate(self, request: HttpRequest, channel: Channel) -> None:
+        """Raise PermissionDenied unless the request really comes from the channel's provider."""
+
+    def parse(self, raw: InboundMessage) -> list[Envelope]:
+        """Turn a stored payload into envelopes. Pure: no database, no network."""
+
+    def send(self, message: Message) -> DeliveryResult:
+        """Send an outbound message, or raise Transient/PermanentChannelError."""

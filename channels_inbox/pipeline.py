@@ -1,0 +1,270 @@
+"""The ingestion pipeline: one stored InboundMessage in, tickets and messages out.
+
+A chain of small ordered steps over one context object (like Zammad's filter chain):
+each step reads the context, may call one tickets service, and may stop the chain with an
+outcome. Each can be tested alone. The pipeline knows tickets and nothing of wire
+formats; adapters know wire formats and nothing of tickets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from channels_inbox.adapters import get_adapter
+from channels_inbox.adapters.base import Envelope
+from channels_inbox.models import Channel, InboundMessage
+from tickets import selectors as ticket_selectors
+from tickets import services as ticket_services
+from tickets.events import SYSTEM, Actor
+from tickets.exceptions import DuplicateMessage
+from tickets.models import Customer, Message, Ticket
+
+logger = logging.getLogger(__name__)
+
+# More messages than this from one customer within the window is a mail loop
+# (two autoresponders answering each other), not a person.
+LOOP_LIMIT = 30
+LOOP_WINDOW = dt.timedelta(minutes=10)
+
+
+class Outcome:
+    NEW_TICKET = "new_ticket"
+    THREADED = "threaded"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    QUARANTINED = "quarantined"
+
+
+@dataclass
+class Context:
+    inbound: InboundMessage
+    channel: Channel
+    envelope: Envelope
+    customer: Customer | None = None
+    ticket: Ticket | None = None
+    message: Message | None = None
+    is_new_ticket: bool = False
+    follow_up_of: int | None = None
+    outcome: str | None = None  # set by a step that ends the chain
+    reason: str = ""
+
+
+@dataclass
+class Result:
+    """What became of one InboundMessage (the summary line of ingest_email counts these)."""
+
+    inbound_id: int
+    status: str
+    outcomes: list[str] = field(default_factory=list)
+    ticket_ids: list[int] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def outcome(self) -> str:
+        if self.status == InboundMessage.Status.QUARANTINED:
+            return Outcome.QUARANTINED
+        for kind in (Outcome.NEW_TICKET, Outcome.THREADED, Outcome.DUPLICATE, Outcome.IGNORED):
+            if kind in self.outcomes:
+                return kind
+        return self.status
+
+
+# --- The steps, in order ----------------------------------------------------------------
+
+
+def drop_duplicate(ctx: Context) -> None:
+    """The same message delivered twice (a retry, a re-poll) is a no-op."""
+    if ticket_selectors.message_exists(channel=ctx.channel, external_id=ctx.envelope.external_id):
+        ctx.outcome, ctx.reason = Outcome.DUPLICATE, "message already received"
+
+
+def drop_own_mail(ctx: Context) -> None:
+    """Mail from one of our own mailboxes is a loop (our reply bounced back to us)."""
+    if ctx.envelope.sender.kind == "email" and Channel.objects.filter(inbound_address=ctx.envelope.sender.address).exists():
+        ctx.outcome, ctx.reason = Outcome.IGNORED, f"sent from our own address {ctx.envelope.sender.address} (mail loop)"
+
+
+def identify_customer(ctx: Context) -> None:
+    sender = ctx.envelope.sender
+    ctx.customer = ticket_services.customer_identify(
+        kind=sender.kind, address=sender.address, display_name=sender.display_name, is_verified=sender.is_verified
+    )
+    # Messages of one customer are processed one at a time, so two messages of a new
+    # conversation arriving together cannot open two tickets.
+    ctx.customer = ticket_selectors.customer_lock(customer_id=ctx.customer.pk)
+
+
+def drop_loop(ctx: Context) -> None:
+    if not ctx.envelope.is_auto_reply:
+        return
+    assert ctx.customer is not None
+    recent = ticket_selectors.recent_inbound_count(customer=ctx.customer, since=timezone.now() - LOOP_WINDOW)
+    if recent >= LOOP_LIMIT:
+        ctx.outcome, ctx.reason = Outcome.IGNORED, f"loop protection: {recent} automatic messages in {LOOP_WINDOW}"
+
+
+def find_thread(ctx: Context) -> None:
+    """Thread by Message-IDs, then a [#1234] subject token, then the conversation key."""
+    env = ctx.envelope
+    assert ctx.customer is not None
+    ticket = (
+        ticket_selectors.ticket_for_message_ids(message_ids=[env.in_reply_to, *reversed(env.references)])
+        or ticket_selectors.ticket_for_subject_token(subject=env.subject, customer=ctx.customer)
+        or ticket_selectors.ticket_for_thread_key(channel=ctx.channel, thread_key=env.thread_key)
+    )
+    if ticket is not None and ticket.status == Ticket.Status.CLOSED:
+        # A closed ticket stays closed: the new message starts a follow-up.
+        ctx.follow_up_of, ticket = ticket.number, None
+    ctx.ticket = ticket
+    if ticket is None and env.is_auto_reply:
+        ctx.outcome, ctx.reason = Outcome.IGNORED, f"automatic message with no ticket to attach to ({env.auto_reason})"
+
+
+def open_ticket(ctx: Context) -> None:
+    if ctx.ticket is not None:
+        return
+    assert ctx.customer is not None
+    env = ctx.envelope
+    subject = env.subject or (env.text.strip().splitlines() or [""])[0][:120]
+    ctx.ticket = ticket_services.ticket_open(
+        channel=ctx.channel,
+        customer=ctx.customer,
+        subject=subject,
+        actor=Actor.of_customer(ctx.customer),
+        thread_key=env.thread_key,
+        language=env.language or ctx.customer.language,
+        priority=Ticket.Priority.HIGH if ctx.customer.is_vip else Ticket.Priority.NORMAL,
+        extra_event_data={"follow_up_of": ctx.follow_up_of} if ctx.follow_up_of else None,
+    )
+    ctx.is_new_ticket = True
+
+
+def append_message(ctx: Context) -> None:
+    env = ctx.envelope
+    assert ctx.ticket is not None and ctx.customer is not None
+    try:
+        ctx.message = ticket_services.message_receive(
+            ticket=ctx.ticket,
+            channel=ctx.channel,
+            customer=ctx.customer,
+            external_id=env.external_id,
+            subject=env.subject,
+            text=env.text,
+            html=env.html,
+            in_reply_to=env.in_reply_to,
+            references=env.references,
+            to=env.to,
+            cc=env.cc,
+            attachments=env.attachments,
+            is_auto_reply=env.is_auto_reply,
+            inbound_id=ctx.inbound.pk,
+        )
+    except DuplicateMessage:
+        # Lost a race with a parallel delivery of the same message: undo our ticket too.
+        raise _Duplicate() from None
+
+
+def route(ctx: Context) -> None:
+    """Initial routing: a new ticket joins its channel's default team (the rules engine refines this)."""
+    assert ctx.ticket is not None
+    if ctx.is_new_ticket and ctx.ticket.team_id is None and ctx.channel.default_team_id:
+        ctx.ticket = ticket_services.ticket_set_team(ticket=ctx.ticket, team_id=ctx.channel.default_team_id, actor=SYSTEM)
+
+
+STEPS: list[Callable[[Context], None]] = [
+    drop_duplicate,
+    drop_own_mail,
+    identify_customer,
+    drop_loop,
+    find_thread,
+    open_ticket,
+    append_message,
+    route,
+]
+
+
+class _Duplicate(Exception):
+    """Internal: unwinds one envelope's savepoint when a parallel delivery won the race."""
+
+
+def process_envelope(inbound: InboundMessage, envelope: Envelope) -> Context:
+    ctx = Context(inbound=inbound, channel=inbound.channel, envelope=envelope)
+    try:
+        with transaction.atomic():
+            for step in STEPS:
+                step(ctx)
+                if ctx.outcome:
+                    return ctx
+    except _Duplicate:
+        ctx.outcome, ctx.reason, ctx.ticket = Outcome.DUPLICATE, "message already received", None
+        return ctx
+    ctx.outcome = Outcome.NEW_TICKET if ctx.is_new_ticket else Outcome.THREADED
+    return ctx
+
+
+# Errors of the database itself are transient: the task retries, nothing is quarantined.
+_TRANSIENT = (OperationalError, InterfaceError)
+
+
+def run(inbound_id: int) -> Result:
+    """Process one stored inbound message. Safe to call twice: a finished row is left alone."""
+    with transaction.atomic():
+        inbound = InboundMessage.objects.select_for_update().select_related("channel").filter(pk=inbound_id).first()
+        if inbound is None:
+            return Result(inbound_id=inbound_id, status="missing")
+        if inbound.status != InboundMessage.Status.RECEIVED:
+            return Result(
+                inbound_id=inbound_id,
+                status=inbound.status,
+                outcomes=[inbound.outcome] if inbound.outcome else [],
+                ticket_ids=[inbound.ticket_id] if inbound.ticket_id else [],
+                error=inbound.error,
+            )
+        inbound.attempts += 1
+        result = Result(inbound_id=inbound_id, status=InboundMessage.Status.PROCESSED)
+        try:
+            with transaction.atomic():
+                envelopes = get_adapter(inbound.channel.kind).parse(inbound)
+                contexts = [process_envelope(inbound, envelope) for envelope in envelopes]
+        except _TRANSIENT:
+            raise
+        except DatabaseError as exc:
+            if not transaction.get_connection().is_usable():
+                raise
+            _quarantine(inbound, result, exc)
+        except Exception as exc:  # any parse or processing error quarantines the row, raw bytes kept
+            _quarantine(inbound, result, exc)
+        else:
+            result.outcomes = [c.outcome or "" for c in contexts]
+            result.ticket_ids = [c.ticket.pk for c in contexts if c.ticket is not None]
+            reasons = [c.reason for c in contexts if c.reason]
+            if all(o == Outcome.DUPLICATE for o in result.outcomes):
+                result.status = InboundMessage.Status.DUPLICATE
+            elif all(o in (Outcome.IGNORED, Outcome.DUPLICATE) for o in result.outcomes):
+                result.status = InboundMessage.Status.IGNORED
+            inbound.status = result.status
+            inbound.outcome = result.outcome
+            inbound.error = "; ".join(reasons)[:5000]
+            inbound.ticket_id = result.ticket_ids[0] if result.ticket_ids else None
+            inbound.processed_at = timezone.now()
+        inbound.save(update_fields=["status", "outcome", "error", "attempts", "ticket", "processed_at"])
+    return result
+
+
+def _quarantine(inbound: InboundMessage, result: Result, exc: Exception) -> None:
+    logger.warning("inbound message quarantined", extra={"inbound_id": inbound.pk, "error": repr(exc)})
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    result.status = InboundMessage.Status.QUARANTINED
+    result.error = detail
+    inbound.status = InboundMessage.Status.QUARANTINED
+    inbound.outcome = Outcome.QUARANTINED
+    inbound.error = detail[:5000]
+    inbound.ticket_id = None
+    inbound.processed_at = timezone.now()

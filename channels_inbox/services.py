@@ -1,0 +1,96 @@
+"""Writes of the channel layer: storing raw inbound payloads, processing, replaying, delivering."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels_inbox import pipeline
+from channels_inbox.adapters import get_adapter
+from channels_inbox.exceptions import PermanentChannelError, TransientChannelError
+from channels_inbox.models import Channel, InboundMessage
+from tickets import services as ticket_services
+from tickets.models import Message
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def inbound_store(
+    *,
+    channel: Channel,
+    raw: bytes | None = None,
+    payload: Any = None,
+    external_id: str = "",
+    source: str = "",
+    enqueue: bool = True,
+) -> InboundMessage:
+    """Store a raw payload durably; processing is queued only once it is committed.
+
+    Receivers acknowledge their sender (250 OK, HTTP 200, the IMAP flag) only after this
+    returns, so an accepted message is never only in memory.
+    """
+    from channels_inbox.tasks import process_inbound
+
+    inbound = InboundMessage.objects.create(
+        channel=channel, raw=raw, payload=payload, external_id=external_id[:255], source=source[:500]
+    )
+    if enqueue:
+        transaction.on_commit(lambda: process_inbound.delay(inbound.pk))
+    return inbound
+
+
+def inbound_process(*, inbound_id: int) -> pipeline.Result:
+    return pipeline.run(inbound_id)
+
+
+def inbound_replay(*, inbound_ids: Iterable[int] | None = None) -> list[pipeline.Result]:
+    """Run quarantined messages through the pipeline again (all of them, or the ones named)."""
+    qs = InboundMessage.objects.filter(status=InboundMessage.Status.QUARANTINED)
+    if inbound_ids is not None:
+        qs = qs.filter(pk__in=list(inbound_ids))
+    results = []
+    for inbound_id in qs.order_by("pk").values_list("pk", flat=True):
+        updated = InboundMessage.objects.filter(pk=inbound_id, status=InboundMessage.Status.QUARANTINED).update(
+            status=InboundMessage.Status.RECEIVED
+        )
+        if updated:
+            results.append(pipeline.run(inbound_id))
+    return results
+
+
+def message_deliver(*, message_id: int, final_attempt: bool) -> str:
+    """Send one outbound message through its channel's adapter. Safe to run twice.
+
+    Returns what happened ("sent", "skipped", "failed"); raises TransientChannelError
+    for the task to retry unless this is the final attempt.
+    """
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("ticket", "channel", "ticket__channel")
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None or message.direction != Message.Direction.OUTBOUND:
+            return "skipped"
+        if message.delivery_status in (Message.DeliveryStatus.SENT, Message.DeliveryStatus.DELIVERED, Message.DeliveryStatus.READ, Message.DeliveryStatus.FAILED):
+            return "skipped"
+        channel = message.channel or message.ticket.channel
+        try:
+            result = get_adapter(channel.kind).send(message)
+        except TransientChannelError as exc:
+            ticket_services.message_mark_failed(message_id=message.pk, error=str(exc), final=final_attempt)
+            if final_attempt:
+                return "failed"
+            raise
+        except (PermanentChannelError, Exception) as exc:  # noqa: B014 - any other failure is final
+            logger.warning("delivery failed", extra={"message_id": message.pk, "error": repr(exc)})
+            ticket_services.message_mark_failed(message_id=message.pk, error=f"{type(exc).__name__}: {exc}", final=True)
+            return "failed"
+        ticket_services.message_mark_sent(message_id=message.pk, external_id=result.external_id)
+        return "sent"

@@ -1,0 +1,49 @@
+"""Shared fixtures. Tests run against whatever the environment says: PostgreSQL and Redis
+in full mode (CI), SQLite and in-memory layers in embedded mode."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from helpdesk.celery import app as celery_app
+
+FULL_MODE = settings.FULL_MODE and bool(settings.REDIS_URL)
+
+full_mode_only = pytest.mark.skipif(not FULL_MODE, reason="needs PostgreSQL and Redis (full mode)")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path):
+    """Each test writes attachments and outgoing mail under its own temporary folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    """Tasks run in-process unless a test starts a real worker (tests marked ``worker``)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def email_channel(db):
+    from tests.factories import ChannelFactory
+
+    return ChannelFactory(kind="email", name="Support mailbox", inbound_address="support@parley.test")
+
+
+@pytest.fixture
+def agent_user(db):
+    from tests.factories import AgentFactory
+
+    return AgentFactory(role="agent").user
+
+
+@pytest.fixture
+def agent_client(client, agent_user):
+    client.force_login(agent_user)
+    return client

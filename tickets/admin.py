@@ -1,0 +1,117 @@
+"""Admin pages for the tickets domain: configuration and inspection, not the agents' workspace."""
+
+from django.contrib import admin
+
+from tickets.models import (
+    AgentProfile,
+    Attachment,
+    Customer,
+    CustomerIdentity,
+    Message,
+    Organization,
+    OrganizationDomain,
+    Tag,
+    Team,
+    Ticket,
+    TicketEvent,
+)
+
+
+class OrganizationDomainInline(admin.TabularInline):
+    model = OrganizationDomain
+    extra = 1
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name", "domains__domain"]
+    inlines = [OrganizationDomainInline]
+
+
+class CustomerIdentityInline(admin.TabularInline):
+    model = CustomerIdentity
+    extra = 0
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "tier", "last_seen_at"]
+    list_filter = ["tier"]
+    search_fields = ["name", "identities__address"]
+    list_select_related = ["organization"]
+    raw_id_fields = ["organization", "merged_into"]
+    inlines = [CustomerIdentityInline]
+
+
+@admin.register(CustomerIdentity)
+class CustomerIdentityAdmin(admin.ModelAdmin):
+    list_display = ["kind", "address", "customer", "is_verified"]
+    list_filter = ["kind", "is_verified"]
+    search_fields = ["address"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_private"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "availability", "capacity"]
+    list_filter = ["availability", "teams"]
+    filter_horizontal = ["teams"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+class MessageInline(admin.StackedInline):
+    model = Message
+    extra = 0
+    fields = ["direction", "author_kind", "text", "delivery_status", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ["number", "subject", "status", "priority", "channel", "team", "assignee", "updated_at"]
+    list_filter = ["status", "priority", "channel__kind", "team"]
+    search_fields = ["=number", "subject"]
+    list_select_related = ["channel", "team", "assignee"]
+    raw_id_fields = ["customer", "organization", "merged_into", "assignee"]
+    readonly_fields = ["number", "created_at", "updated_at", "first_response_at", "solved_at", "closed_at"]
+    inlines = [MessageInline]
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    readonly_fields = ["filename", "size", "content_type", "sha256", "is_oversize"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["pk", "ticket", "direction", "author_kind", "delivery_status", "created_at"]
+    list_filter = ["direction", "delivery_status"]
+    raw_id_fields = ["ticket", "author_customer", "author_user", "inbound"]
+    inlines = [AttachmentInline]
+
+
+@admin.register(TicketEvent)
+class TicketEventAdmin(admin.ModelAdmin):
+    list_display = ["ticket", "kind", "actor_kind", "created_at"]
+    list_filter = ["kind", "actor_kind"]
+    raw_id_fields = ["ticket", "actor_user", "actor_customer", "message"]
+
+    def has_change_permission(self, request, obj=None) -> bool:  # the audit log is append-only
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,140 @@
+"""Every read a view, the API or the pipeline needs of the tickets domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+
+from tickets.models import Customer, Message, Ticket
+
+if TYPE_CHECKING:
+    from channels_inbox.models import Channel
+
+_SUBJECT_TOKEN_RE = re.compile(r"\[#(\d{1,18})\]")
+
+
+def _follow_merges(ticket: Ticket | None) -> Ticket | None:
+    seen: set[int] = set()
+    while ticket is not None and ticket.merged_into_id and ticket.pk not in seen:
+        seen.add(ticket.pk)
+        ticket = Ticket.objects.filter(pk=ticket.merged_into_id).first()
+    return ticket
+
+
+def ticket_for_message_ids(*, message_ids: Sequence[str]) -> Ticket | None:
+    """The ticket holding the newest of these Message-IDs (In-Reply-To and References)."""
+    ids = [m for m in message_ids if m]
+    if not ids:
+        return None
+    message = Message.objects.filter(external_id__in=ids).select_related("ticket").order_by("-created_at", "-id").first()
+    return _follow_merges(message.ticket) if message else None
+
+
+def ticket_for_subject_token(*, subject: str, customer: Customer) -> Ticket | None:
+    """The ticket named by a ``[#1234]`` token in the subject, if this customer may write to it.
+
+    A token alone is not proof of anything (anyone can type it): it threads only when the
+    sender is the ticket's customer or belongs to the ticket's organization.
+    """
+    match = _SUBJECT_TOKEN_RE.search(subject or "")
+    if not match:
+        return None
+    ticket = _follow_merges(Ticket.objects.filter(number=int(match.group(1))).first())
+    if ticket is None:
+        return None
+    if ticket.customer_id == customer.pk or (
+        customer.organization_id is not None and ticket.organization_id == customer.organization_id
+    ):
+        return ticket
+    return None
+
+
+def ticket_for_thread_key(*, channel: Channel, thread_key: str) -> Ticket | None:
+    """The newest ticket of a chat/social conversation on this channel."""
+    if not thread_key:
+        return None
+    ticket = Ticket.objects.filter(channel=channel, thread_key=thread_key).order_by("-id").first()
+    return _follow_merges(ticket)
+
+
+def recent_inbound_count(*, customer: Customer, since: dt.datetime) -> int:
+    return Message.objects.filter(author_customer=customer, direction=Message.Direction.INBOUND, created_at__gte=since).count()
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Ticket]
+    next_cursor: str | None
+
+
+def _visible_tickets(user: Any) -> QuerySet[Ticket]:
+    """Tickets a user may see: private teams' tickets only for their members, managers and admins."""
+    from tickets.roles import ADMIN, MANAGER, user_role
+
+    qs = Ticket.objects.filter(merged_into__isnull=True)
+    if user_role(user) in (ADMIN, MANAGER):
+        return qs
+    agent = getattr(user, "agent", None)
+    team_ids = list(agent.teams.values_list("pk", flat=True)) if agent else []
+    return qs.filter(Q(team__isnull=True) | Q(team__is_private=False) | Q(team_id__in=team_ids))
+
+
+def ticket_get_for_user(*, user: Any, number: int) -> Ticket | None:
+    return (
+        _visible_tickets(user)
+        .select_related("customer", "customer__organization", "channel", "team", "assignee")
+        .prefetch_related("tags")
+        .filter(number=number)
+        .first()
+    )
+
+
+def ticket_list_for_agent(*, user: Any, view: str = "open", cursor: str | None = None, limit: int = 50) -> Page:
+    """One keyset page of the inbox, newest activity first (one query, stable under inserts)."""
+    qs = _visible_tickets(user)
+    if view == "mine":
+        qs = qs.filter(assignee=user, status__in=Ticket.UNSOLVED_STATUSES)
+    elif view == "unassigned":
+        qs = qs.filter(assignee__isnull=True, status__in=Ticket.UNSOLVED_STATUSES)
+    elif view == "pending":
+        qs = qs.filter(status=Ticket.Status.PENDING)
+    elif view == "solved":
+        qs = qs.filter(status__in=(Ticket.Status.SOLVED, Ticket.Status.CLOSED))
+    else:
+        qs = qs.filter(status__in=Ticket.UNSOLVED_STATUSES)
+    if cursor:
+        try:
+            stamp, _, pk = cursor.partition("_")
+            after = dt.datetime.fromisoformat(stamp)
+            qs = qs.filter(Q(updated_at__lt=after) | Q(updated_at=after, id__lt=int(pk)))
+        except ValueError:
+            pass  # a mangled cursor shows the first page rather than an error
+    rows = list(
+        qs.select_related("customer", "channel", "team", "assignee").order_by("-updated_at", "-id")[: limit + 1]
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = f"{last.updated_at.isoformat()}_{last.pk}"
+    return Page(items=rows, next_cursor=next_cursor)
+
+
+def ticket_timeline(*, ticket: Ticket) -> list[Message]:
+    return list(
+        ticket.messages.select_related("author_customer", "author_user", "channel").prefetch_related("attachments")
+    )
+
+
+def message_exists(*, channel: Channel, external_id: str) -> bool:
+    return bool(external_id) and Message.objects.filter(channel=channel, external_id=external_id).exists()
+
+
+def customer_lock(*, customer_id: int) -> Customer:
+    """The customer row, locked until the end of the transaction (serialises their messages)."""
+    return Customer.objects.select_for_update().get(pk=customer_id)

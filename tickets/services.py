@@ -1,0 +1,466 @@
+"""Every write of the tickets domain goes through these functions.
+
+Each is keyword-only, typed and atomic; each status change writes its TicketEvent in the
+same transaction; side effects (realtime events, delivery tasks) leave on commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tickets import events
+from tickets.events import SYSTEM, Actor
+from tickets.exceptions import DuplicateMessage, InvalidTransition
+from tickets.models import Attachment, Customer, CustomerIdentity, Message, OrganizationDomain, Tag, Ticket
+from tickets.realtime import publish_on_commit
+
+if TYPE_CHECKING:
+    from channels_inbox.models import Channel
+
+logger = logging.getLogger(__name__)
+
+
+class IncomingFile(Protocol):
+    """What message services need of an attachment (an adapter's EnvelopeAttachment fits)."""
+
+    filename: str
+    content_type: str
+    size: int
+    data: bytes | None
+    content_id: str
+    is_inline: bool
+
+
+# --- Customers ---------------------------------------------------------------------
+
+
+def normalise_address(kind: str, address: str) -> str:
+    address = address.strip()
+    if kind == CustomerIdentity.Kind.EMAIL:
+        return address.lower()
+    if kind in (CustomerIdentity.Kind.PHONE, CustomerIdentity.Kind.WHATSAPP):
+        return "".join(ch for ch in address if ch.isdigit() or ch == "+")
+    return address
+
+
+def _organization_for_email(address: str):
+    domain = address.rpartition("@")[2].lower()
+    if not domain:
+        return None
+    link = OrganizationDomain.objects.select_related("organization").filter(domain=domain).first()
+    return link.organization if link else None
+
+
+@transaction.atomic
+def customer_identify(
+    *,
+    kind: str,
+    address: str,
+    display_name: str = "",
+    is_verified: bool = False,
+    seen_at: dt.datetime | None = None,
+) -> Customer:
+    """The customer behind an identity, created on first contact; marks them as seen.
+
+    Safe under concurrency: two workers meeting the same new sender race on the
+    identity's unique constraint and both end with the same customer.
+    """
+    address = normalise_address(kind, address)
+    seen_at = seen_at or timezone.now()
+    identity = CustomerIdentity.objects.select_related("customer").filter(kind=kind, address=address).first()
+    if identity is None:
+        try:
+            with transaction.atomic():
+                organization = _organization_for_email(address) if kind == CustomerIdentity.Kind.EMAIL else None
+                customer = Customer.objects.create(
+                    name=display_name.strip()[:200] or (address.partition("@")[0] if kind == "email" else address)[:200],
+                    organization=organization,
+                    first_seen_at=seen_at,
+                    last_seen_at=seen_at,
+                )
+                identity = CustomerIdentity.objects.create(
+                    customer=customer, kind=kind, address=address, display_name=display_name[:200], is_verified=is_verified
+                )
+                return customer
+        except IntegrityError:
+            identity = CustomerIdentity.objects.select_related("customer").get(kind=kind, address=address)
+    customer = identity.customer
+    while customer.merged_into_id:  # a merged record hands its contacts to the survivor
+        customer = Customer.objects.get(pk=customer.merged_into_id)
+    updates = {"last_seen_at": seen_at}
+    if not customer.name and display_name:
+        updates["name"] = display_name[:200]
+    Customer.objects.filter(pk=customer.pk).update(**updates)
+    for key, value in updates.items():
+        setattr(customer, key, value)
+    if is_verified and not identity.is_verified:
+        CustomerIdentity.objects.filter(pk=identity.pk).update(is_verified=True)
+    return customer
+
+
+# --- Tickets -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_open(
+    *,
+    channel: Channel,
+    customer: Customer,
+    subject: str,
+    actor: Actor,
+    thread_key: str = "",
+    priority: str = Ticket.Priority.NORMAL,
+    language: str = "",
+    created_at: dt.datetime | None = None,
+    extra_event_data: dict[str, Any] | None = None,
+) -> Ticket:
+    """Open a new ticket for a customer on a channel (status new), numbered and logged."""
+    now = created_at or timezone.now()
+    ticket = Ticket.objects.create(
+        subject=subject[:500],
+        channel=channel,
+        customer=customer,
+        organization_id=customer.organization_id,
+        priority=priority,
+        language=language[:16],
+        thread_key=thread_key[:255],
+        created_at=now,
+        updated_at=now,
+    )
+    ticket.number = ticket.pk
+    Ticket.objects.filter(pk=ticket.pk).update(number=ticket.number)
+    event = events.created(ticket, actor=actor, at=now)
+    if extra_event_data:
+        event.data.update(extra_event_data)
+        event.save(update_fields=["data"])
+    publish_on_commit("ticket.created", ticket_id=ticket.pk)
+    return ticket
+
+
+def _set_status(ticket: Ticket, new: str, *, actor: Actor, now: dt.datetime) -> list[str]:
+    """Apply a status change and its timestamps and event; returns the fields changed."""
+    old = ticket.status
+    if old == new:
+        return []
+    ticket.status = new
+    fields = ["status"]
+    if new == Ticket.Status.SOLVED:
+        ticket.solved_at = now
+        fields.append("solved_at")
+    elif new == Ticket.Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+        if ticket.solved_at is None:
+            ticket.solved_at = now
+            fields.append("solved_at")
+    if old in (Ticket.Status.SOLVED, Ticket.Status.CLOSED) and new in Ticket.UNSOLVED_STATUSES:
+        ticket.reopen_count += 1
+        ticket.solved_at = None
+        ticket.closed_at = None
+        fields += ["reopen_count", "solved_at", "closed_at"]
+        events.status_changed(ticket, old=old, new=new, actor=actor, at=now)
+        events.reopened(ticket, old=old, actor=actor, at=now)
+    else:
+        events.status_changed(ticket, old=old, new=new, actor=actor, at=now)
+    return fields
+
+
+@transaction.atomic
+def ticket_change_status(*, ticket: Ticket, status: str, actor: Actor) -> Ticket:
+    if status not in Ticket.Status.values:
+        raise InvalidTransition(f"unknown status {status!r}")
+    if ticket.status == Ticket.Status.CLOSED and status != Ticket.Status.CLOSED:
+        raise InvalidTransition("a closed ticket cannot be reopened; the customer's next message opens a follow-up")
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    now = timezone.now()
+    fields = _set_status(ticket, status, actor=actor, now=now)
+    if fields:
+        ticket.updated_at = now
+        ticket.save(update_fields=[*set(fields), "updated_at"])
+        publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["status"])
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee: Any | None, actor: Actor) -> Ticket:
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    new_id = assignee.pk if assignee is not None else None
+    if ticket.assignee_id == new_id:
+        return ticket
+    old_id = ticket.assignee_id
+    ticket.assignee_id = new_id
+    ticket.updated_at = timezone.now()
+    fields = ["assignee", "updated_at"]
+    if new_id and ticket.status == Ticket.Status.NEW:
+        fields += _set_status(ticket, Ticket.Status.OPEN, actor=actor, now=ticket.updated_at)
+    ticket.save(update_fields=list(dict.fromkeys(fields)))
+    events.assigned(ticket, old_id=old_id, new_id=new_id, actor=actor)
+    publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["assignee"])
+    return ticket
+
+
+@transaction.atomic
+def ticket_set_team(*, ticket: Ticket, team_id: int | None, actor: Actor) -> Ticket:
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.team_id == team_id:
+        return ticket
+    old_id = ticket.team_id
+    ticket.team_id = team_id
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=["team", "updated_at"])
+    events.team_changed(ticket, old_id=old_id, new_id=team_id, actor=actor)
+    publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["team"])
+    return ticket
+
+
+@transaction.atomic
+def ticket_set_priority(*, ticket: Ticket, priority: str, actor: Actor) -> Ticket:
+    if priority not in Ticket.Priority.values:
+        raise InvalidTransition(f"unknown priority {priority!r}")
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.priority == priority:
+        return ticket
+    old = ticket.priority
+    ticket.priority = priority
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=["priority", "updated_at"])
+    events.priority_changed(ticket, old=old, new=priority, actor=actor)
+    publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["priority"])
+    return ticket
+
+
+@transaction.atomic
+def ticket_set_tags(*, ticket: Ticket, names: Sequence[str], actor: Actor) -> Ticket:
+    wanted = sorted({n.strip().lower()[:64] for n in names if n.strip()})
+    current = set(ticket.tags.values_list("name", flat=True))
+    added, removed = sorted(set(wanted) - current), sorted(current - set(wanted))
+    if not added and not removed:
+        return ticket
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in wanted]
+    ticket.tags.set(tags)
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=["updated_at"])
+    events.tags_changed(ticket, added=added, removed=removed, actor=actor)
+    publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["tags"])
+    return ticket
+
+
+# --- Messages ----------------------------------------------------------------------
+
+
+def _store_attachments(message: Message, files: Sequence[IncomingFile]) -> None:
+    """Store files content-addressed (no sender-controlled paths, identical files stored once)."""
+    for incoming in files:
+        attachment = Attachment(
+            message=message,
+            filename=incoming.filename[:255],
+            size=incoming.size,
+            content_type=(incoming.content_type or "application/octet-stream")[:255],
+            content_id=(incoming.content_id or "")[:255],
+            is_inline=incoming.is_inline,
+        )
+        if incoming.data is None or incoming.size > settings.PARLEY_MAX_ATTACHMENT_BYTES:
+            attachment.is_oversize = True
+        else:
+            attachment.sha256 = hashlib.sha256(incoming.data).hexdigest()
+            name = Attachment.file.field.upload_to(attachment, incoming.filename)
+            if not default_storage.exists(name):
+                name = default_storage.save(name, ContentFile(incoming.data))
+            attachment.file.name = name
+        attachment.save()
+
+
+@transaction.atomic
+def message_receive(
+    *,
+    ticket: Ticket,
+    channel: Channel,
+    customer: Customer,
+    external_id: str | None,
+    subject: str = "",
+    text: str = "",
+    html: str = "",
+    in_reply_to: str = "",
+    references: Sequence[str] = (),
+    to: Sequence[str] = (),
+    cc: Sequence[str] = (),
+    attachments: Sequence[IncomingFile] = (),
+    is_auto_reply: bool = False,
+    inbound_id: int | None = None,
+) -> Message:
+    """Append a customer's message to a ticket and move the ticket as a reply should.
+
+    A waiting ticket (pending, on hold) opens again; a solved one is reopened and the
+    reopening counted; an automatic reply changes nothing but the timeline. Raises
+    DuplicateMessage when the channel already holds this external id.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                ticket=ticket,
+                channel=channel,
+                direction=Message.Direction.INBOUND,
+                author_kind=Message.AuthorKind.CUSTOMER,
+                author_customer=customer,
+                subject=subject[:500],
+                text=text,
+                html=html,
+                external_id=external_id[:512] if external_id else None,
+                in_reply_to=in_reply_to[:512],
+                references=" ".join(references),
+                to=list(to),
+                cc=list(cc),
+                is_auto_reply=is_auto_reply,
+                inbound_id=inbound_id,
+                created_at=now,
+            )
+    except IntegrityError:
+        existing = Message.objects.filter(channel=channel, external_id=external_id).values_list("pk", flat=True).first()
+        raise DuplicateMessage(existing) from None
+    _store_attachments(message, attachments)
+
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    actor = Actor.of_customer(customer)
+    fields = ["updated_at"]
+    if not is_auto_reply:
+        ticket.last_customer_activity_at = now
+        fields.append("last_customer_activity_at")
+        if ticket.status in (Ticket.Status.PENDING, Ticket.Status.ON_HOLD, Ticket.Status.SOLVED):
+            fields += _set_status(ticket, Ticket.Status.OPEN, actor=actor, now=now)
+    ticket.updated_at = now
+    ticket.save(update_fields=list(dict.fromkeys(fields)))
+    events.message_added(ticket, message, actor=actor)
+    publish_on_commit("message.created", ticket_id=ticket.pk, message_id=message.pk)
+    return message
+
+
+def _email_message_id(ticket: Ticket) -> str:
+    domain = (ticket.channel.inbound_address or settings.DEFAULT_FROM_EMAIL).rpartition("@")[2] or "parley.localhost"
+    return f"parley.{ticket.number}.{uuid.uuid4().hex}@{domain}"
+
+
+def _reply_recipient(ticket: Ticket) -> list[str]:
+    last_inbound = ticket.messages.filter(direction=Message.Direction.INBOUND).select_related("author_customer").last()
+    if last_inbound is not None and last_inbound.author_customer_id:
+        identity = last_inbound.author_customer.identities.filter(kind=CustomerIdentity.Kind.EMAIL).first()
+        if identity:
+            return [identity.address]
+    identity = ticket.customer.identities.filter(kind=CustomerIdentity.Kind.EMAIL).first()
+    return [identity.address] if identity else []
+
+
+@transaction.atomic
+def message_reply(
+    *,
+    ticket: Ticket,
+    author: Any,
+    text: str,
+    html: str = "",
+    to: Sequence[str] | None = None,
+    cc: Sequence[str] = (),
+    status: str | None = None,
+) -> Message:
+    """An agent's public reply: stored as queued, sent to the customer on a Celery task after commit."""
+    from channels_inbox.tasks import deliver_message  # the outbound half of the spine
+
+    from helpdesk.html import html_to_text, sanitize_html
+
+    ticket = Ticket.objects.select_for_update().select_related("channel").get(pk=ticket.pk)
+    now = timezone.now()
+    html = sanitize_html(html)
+    text = text or html_to_text(html)
+    is_email = ticket.channel.kind == "email"
+    last_inbound = ticket.messages.filter(direction=Message.Direction.INBOUND).exclude(external_id=None).last()
+    references = (last_inbound.references.split() if last_inbound else []) + (
+        [last_inbound.external_id] if last_inbound and is_email else []
+    )
+    subject = ticket.subject if ticket.subject.lower().startswith("re:") else f"Re: {ticket.subject}"
+    message = Message.objects.create(
+        ticket=ticket,
+        channel=ticket.channel,
+        direction=Message.Direction.OUTBOUND,
+        author_kind=Message.AuthorKind.AGENT,
+        author_user=author,
+        subject=f"[#{ticket.number}] {subject}"[:500] if is_email else "",
+        text=text,
+        html=html,
+        external_id=_email_message_id(ticket) if is_email else None,
+        in_reply_to=(last_inbound.external_id or "") if last_inbound and is_email else "",
+        references=" ".join(references[-20:]),
+        to=list(to) if to is not None else _reply_recipient(ticket),
+        cc=list(cc),
+        delivery_status=Message.DeliveryStatus.QUEUED,
+        created_at=now,
+    )
+    actor = Actor.agent(author)
+    fields = ["updated_at", "last_agent_activity_at"]
+    ticket.last_agent_activity_at = now
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+        fields.append("first_response_at")
+    target = status or (Ticket.Status.OPEN if ticket.status == Ticket.Status.NEW else None)
+    if target:
+        fields += _set_status(ticket, target, actor=actor, now=now)
+    ticket.updated_at = now
+    ticket.save(update_fields=list(dict.fromkeys(fields)))
+    events.message_added(ticket, message, actor=actor)
+    transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    publish_on_commit("message.created", ticket_id=ticket.pk, message_id=message.pk)
+    return message
+
+
+@transaction.atomic
+def message_add_note(*, ticket: Ticket, author: Any, text: str, html: str = "") -> Message:
+    """An internal note: seen by agents only, never sent."""
+    from helpdesk.html import html_to_text, sanitize_html
+
+    html = sanitize_html(html)
+    message = Message.objects.create(
+        ticket=ticket,
+        direction=Message.Direction.NOTE,
+        author_kind=Message.AuthorKind.AGENT if author is not None else Message.AuthorKind.SYSTEM,
+        author_user=author,
+        text=text or html_to_text(html),
+        html=html,
+        created_at=timezone.now(),
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=message.created_at)
+    events.message_added(ticket, message, actor=Actor.agent(author) if author is not None else SYSTEM)
+    publish_on_commit("message.created", ticket_id=ticket.pk, message_id=message.pk)
+    return message
+
+
+@transaction.atomic
+def message_mark_sent(*, message_id: int, external_id: str = "") -> None:
+    updates: dict[str, Any] = {"delivery_status": Message.DeliveryStatus.SENT, "sent_at": timezone.now(), "delivery_error": ""}
+    if external_id:
+        updates["external_id"] = external_id[:512]
+    Message.objects.filter(pk=message_id).update(**updates)
+
+
+@transaction.atomic
+def message_mark_failed(*, message_id: int, error: str, final: bool) -> None:
+    """Record a failed send; the final failure also leaves a note the agent sees on the ticket."""
+    message = Message.objects.select_for_update().select_related("ticket").get(pk=message_id)
+    message.delivery_error = error[:2000]
+    message.delivery_attempts += 1
+    fields = ["delivery_error", "delivery_attempts"]
+    if final:
+        message.delivery_status = Message.DeliveryStatus.FAILED
+        fields.append("delivery_status")
+    message.save(update_fields=fields)
+    if final:
+        events.delivery_failed(message.ticket, message, error=error)
+        message_add_note(ticket=message.ticket, author=None, text=f"Delivery of a reply failed: {error[:500]}")

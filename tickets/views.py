@@ -1,0 +1,100 @@
+"""Agent pages: parse the request, call one selector or service, render.
+
+The full workspace (views, search, bulk actions, the customer panel) arrives with its own
+issue; these pages make the demo usable: an inbox, a ticket, a reply box.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from tickets import selectors, services
+from tickets.events import Actor
+from tickets.exceptions import InvalidTransition
+from tickets.forms import ReplyForm, StatusForm
+
+INBOX_VIEWS = [
+    ("open", "All open"),
+    ("mine", "Mine"),
+    ("unassigned", "Unassigned"),
+    ("pending", "Pending"),
+    ("solved", "Recently solved"),
+]
+
+
+def _staff_required(view):
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_staff:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return login_required(wrapped)
+
+
+@_staff_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    view = request.GET.get("view", "open")
+    if view not in dict(INBOX_VIEWS):
+        view = "open"
+    page = selectors.ticket_list_for_agent(user=request.user, view=view, cursor=request.GET.get("cursor"))
+    context = {"page": page, "view": view, "views": INBOX_VIEWS}
+    template = "tickets/inbox.html#rows" if getattr(request, "htmx", False) else "tickets/inbox.html"
+    return render(request, template, context)
+
+
+def _ticket_or_404(request: HttpRequest, number: int):
+    ticket = selectors.ticket_get_for_user(user=request.user, number=number)
+    if ticket is None:
+        raise Http404("No such ticket")
+    return ticket
+
+
+@_staff_required
+def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = _ticket_or_404(request, number)
+    return render(
+        request,
+        "tickets/ticket.html",
+        {
+            "ticket": ticket,
+            "timeline": selectors.ticket_timeline(ticket=ticket),
+            "reply_form": ReplyForm(),
+            "status_form": StatusForm(initial={"status": ticket.status}),
+        },
+    )
+
+
+@_staff_required
+@require_POST
+def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = _ticket_or_404(request, number)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        flash.error(request, "The reply is empty or too long.")
+        return redirect("tickets:detail", number=number)
+    if form.cleaned_data["is_note"]:
+        services.message_add_note(ticket=ticket, author=request.user, text=form.cleaned_data["text"])
+    else:
+        services.message_reply(
+            ticket=ticket, author=request.user, text=form.cleaned_data["text"], status=form.cleaned_data["status"] or None
+        )
+    return redirect("tickets:detail", number=number)
+
+
+@_staff_required
+@require_POST
+def ticket_status(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = _ticket_or_404(request, number)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.ticket_change_status(ticket=ticket, status=form.cleaned_data["status"], actor=Actor.agent(request.user))
+        except InvalidTransition as exc:
+            flash.error(request, str(exc))
+    return redirect("tickets:detail", number=number)
