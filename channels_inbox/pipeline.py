@@ -216,7 +216,7 @@ _TRANSIENT = (OperationalError, InterfaceError)
 def run(inbound_id: int) -> Result:
     """Process one stored inbound message. Safe to call twice: a finished row is left alone."""
     with transaction.atomic():
-        inbound = InboundMessage.objects.select_for_update().select_related("channel").filter(pk=inbound_id).first()
+        inbound = InboundMessage.objects.select_for_update(of=("self",)).select_related("channel").filter(pk=inbound_id).first()
         if inbound is None:
             return Result(inbound_id=inbound_id, status="missing")
         if inbound.status != InboundMessage.Status.RECEIVED:

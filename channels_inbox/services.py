@@ -71,7 +71,7 @@ def message_deliver(*, message_id: int, final_attempt: bool) -> str:
     """
     with transaction.atomic():
         message = (
-            Message.objects.select_for_update()
+            Message.objects.select_for_update(of=("self",))
             .select_related("ticket", "channel", "ticket__channel")
             .filter(pk=message_id)
             .first()
@@ -84,13 +84,16 @@ def message_deliver(*, message_id: int, final_attempt: bool) -> str:
         try:
             result = get_adapter(channel.kind).send(message)
         except TransientChannelError as exc:
+            # Recorded and committed before the task schedules its retry.
             ticket_services.message_mark_failed(message_id=message.pk, error=str(exc), final=final_attempt)
-            if final_attempt:
-                return "failed"
-            raise
+            retry_error: TransientChannelError | None = None if final_attempt else exc
         except (PermanentChannelError, Exception) as exc:  # noqa: B014 - any other failure is final
             logger.warning("delivery failed", extra={"message_id": message.pk, "error": repr(exc)})
             ticket_services.message_mark_failed(message_id=message.pk, error=f"{type(exc).__name__}: {exc}", final=True)
             return "failed"
-        ticket_services.message_mark_sent(message_id=message.pk, external_id=result.external_id)
-        return "sent"
+        else:
+            ticket_services.message_mark_sent(message_id=message.pk, external_id=result.external_id)
+            return "sent"
+    if retry_error is not None:
+        raise retry_error
+    return "failed"

@@ -23,12 +23,20 @@ def process_inbound(inbound_id: int) -> str:
     return services.inbound_process(inbound_id=inbound_id).outcome
 
 
+# In-process (embedded mode) there is no worker to come back later: a few immediate
+# attempts, then the failure is recorded for the agent.
+EAGER_MAX_ATTEMPTS = 3
+
+
 @shared_task(bind=True, acks_late=True, max_retries=8, time_limit=120, soft_time_limit=100)
 def deliver_message(self, message_id: int) -> str:
     """Send one outbound message; transient failures retry with exponential backoff."""
-    final = self.request.retries >= self.max_retries
+    eager = bool(self.request.is_eager)
+    final = self.request.retries >= (EAGER_MAX_ATTEMPTS - 1 if eager else self.max_retries)
     try:
         return services.message_deliver(message_id=message_id, final_attempt=final)
     except TransientChannelError as exc:
+        if eager:
+            return self.retry(exc=exc, countdown=0, throw=False)
         countdown = exc.retry_after or min(30 * 2**self.request.retries, 3600)
         raise self.retry(exc=exc, countdown=countdown) from exc

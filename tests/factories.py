@@ -120,6 +120,7 @@ class TagFactory(factory.django.DjangoModelFactory):
 class TicketFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Ticket
+        skip_postgeneration_save = True
 
     subject = factory.Sequence(lambda n: f"Ticket subject {n}")
     channel = factory.SubFactory(ChannelFactory)

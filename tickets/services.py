@@ -377,7 +377,7 @@ def message_reply(
 
     from helpdesk.html import html_to_text, sanitize_html
 
-    ticket = Ticket.objects.select_for_update().select_related("channel").get(pk=ticket.pk)
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("channel").get(pk=ticket.pk)
     now = timezone.now()
     html = sanitize_html(html)
     text = text or html_to_text(html)
@@ -453,7 +453,7 @@ def message_mark_sent(*, message_id: int, external_id: str = "") -> None:
 @transaction.atomic
 def message_mark_failed(*, message_id: int, error: str, final: bool) -> None:
     """Record a failed send; the final failure also leaves a note the agent sees on the ticket."""
-    message = Message.objects.select_for_update().select_related("ticket").get(pk=message_id)
+    message = Message.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=message_id)
     message.delivery_error = error[:2000]
     message.delivery_attempts += 1
     fields = ["delivery_error", "delivery_attempts"]
