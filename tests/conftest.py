@@ -17,7 +17,14 @@ full_mode_only = pytest.mark.skipif(not FULL_MODE, reason="needs PostgreSQL and 
 def _isolated_storage(settings, tmp_path):
     """Each test writes attachments and outgoing mail under its own temporary folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    # The manifest storage needs collectstatic; tests render pages straight from static/.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Deliberately slow password hashing makes no sense in tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

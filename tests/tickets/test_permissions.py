@@ -1,0 +1,86 @@
+"""Who may see and do what: roles, private teams, signed-out visitors."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from tests.factories import AgentFactory, TeamFactory, TicketFactory, UserFactory
+from tickets.models import Ticket
+from tickets.roles import roles_sync, user_role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_roles_exist_after_migrate_with_their_permissions():
+    groups = {g.name: g for g in Group.objects.all()}
+    assert {"admin", "manager", "agent"} <= set(groups)
+    agent = AgentFactory(role="agent").user
+    manager = AgentFactory(role="manager").user
+    admin = AgentFactory(role="admin").user
+
+    assert agent.has_perm("tickets.change_ticket") and agent.has_perm("tickets.add_message")
+    assert not agent.has_perm("tickets.delete_ticket")
+    assert not agent.has_perm("channels_inbox.change_channel")
+    assert not agent.has_perm("tickets.change_team")
+    assert manager.has_perm("tickets.change_team") and manager.has_perm("tickets.change_agentprofile")
+    assert not manager.has_perm("channels_inbox.change_channel")
+    assert admin.has_perm("channels_inbox.change_channel") and admin.has_perm("auth.add_user")
+    assert [user_role(u) for u in (agent, manager, admin)] == ["agent", "manager", "admin"]
+
+
+def test_roles_sync_is_idempotent_and_repairs_drift():
+    from django.contrib.auth.models import Permission
+
+    agent_group = Group.objects.get(name="agent")
+    agent_group.permissions.add(Permission.objects.get(codename="delete_ticket"))
+    roles_sync()
+    roles_sync()
+    assert not agent_group.permissions.filter(codename="delete_ticket").exists()
+    assert Group.objects.filter(name="agent").count() == 1
+
+
+def test_signed_out_visitor_is_sent_to_the_login_page(client):
+    ticket = TicketFactory()
+    for url in ("/", f"/tickets/{ticket.number}/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_customer_account_without_staff_role_gets_404(client):
+    ticket = TicketFactory()
+    client.force_login(UserFactory(is_staff=False))
+    assert client.get("/").status_code == 404
+    assert client.get(f"/tickets/{ticket.number}/").status_code == 404
+
+
+def test_private_team_tickets_are_hidden_from_other_agents():
+    private = TeamFactory(name="Security", slug="security", is_private=True)
+    ticket = TicketFactory(team=private, subject="Breach report")
+    outsider = AgentFactory(role="agent")
+    member = AgentFactory(role="agent")
+    member.teams.add(private)
+    manager = AgentFactory(role="manager")
+
+    from django.test import Client
+
+    def status_for(user):
+        c = Client()
+        c.force_login(user)
+        return c.get(f"/tickets/{ticket.number}/").status_code, "Breach report" in c.get("/").content.decode()
+
+    assert status_for(outsider.user) == (404, False)
+    assert status_for(member.user) == (200, True)
+    assert status_for(manager.user) == (200, True)
+
+
+def test_outsider_cannot_reply_to_a_private_ticket(client):
+    private = TeamFactory(name="Legal", slug="legal", is_private=True)
+    ticket = TicketFactory(team=private)
+    client.force_login(AgentFactory(role="agent").user)
+    response = client.post(f"/tickets/{ticket.number}/reply/", {"text": "hi"})
+    assert response.status_code == 404
+    assert not ticket.messages.exists()
+    response = client.post(f"/tickets/{ticket.number}/status/", {"status": "solved"})
+    assert response.status_code == 404
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.NEW
