@@ -11,8 +11,12 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "inbound_address", "default_team", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "inbound_address", "public_key"]
-    # Secrets are write-only in spirit: never listed, only edited on the form.
-    exclude = []
+
+    def get_exclude(self, request, obj=None):
+        # Channel secrets (API tokens, signing keys) are for administrators' eyes only.
+        if request.user.has_perm("channels_inbox.change_channel"):
+            return []
+        return ["secrets"]
 
 
 @admin.register(InboundMessage)
@@ -23,7 +27,7 @@ class InboundMessageAdmin(admin.ModelAdmin):
     readonly_fields = ["channel", "raw", "payload", "external_id", "source", "error", "attempts", "received_at", "processed_at", "outcome", "ticket"]
     actions = ["replay"]
 
-    @admin.action(description="Replay selected quarantined messages")
+    @admin.action(description="Replay selected quarantined messages", permissions=["change"])
     def replay(self, request, queryset):
         results = inbound_replay(inbound_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"Replayed {len(results)} message(s).", messages.SUCCESS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -42,6 +43,27 @@ def inbound_store(
     if enqueue:
         transaction.on_commit(lambda: process_inbound.delay(inbound.pk))
     return inbound
+
+
+def inbound_requeue_stale(*, older_than: dt.timedelta = dt.timedelta(minutes=5), limit: int = 1000) -> int:
+    """Queue again the rows still "received" after ``older_than`` (their task was lost).
+
+    Processing is idempotent and locks the row, so a row whose first task is merely slow
+    is not processed twice.
+    """
+    from channels_inbox.tasks import process_inbound
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        InboundMessage.objects.filter(status=InboundMessage.Status.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for inbound_id in ids:
+        process_inbound.delay(inbound_id)
+    if ids:
+        logger.warning("requeued stale inbound messages", extra={"count": len(ids)})
+    return len(ids)
 
 
 def inbound_process(*, inbound_id: int) -> pipeline.Result:

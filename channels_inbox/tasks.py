@@ -40,3 +40,9 @@ def deliver_message(self, message_id: int) -> str:
             return self.retry(exc=exc, countdown=0, throw=False)
         countdown = exc.retry_after or min(30 * 2**self.request.retries, 3600)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(acks_late=True, time_limit=120)
+def requeue_stale_inbound() -> int:
+    """Beat, every few minutes: no stored message waits forever for a lost task."""
+    return services.inbound_requeue_stale()

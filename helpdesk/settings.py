@@ -126,8 +126,13 @@ TEMPLATES = [
 
 if FULL_MODE:
     DATABASES = {"default": env.db("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    # 0 by default: under an ASGI server every request runs in a new thread, so kept
+    # connections pile up instead of being reused (Django's documentation). Celery
+    # workers may set it higher.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A dead database answers /healthz (and requests) with an error in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -195,7 +200,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="parley")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Safety net: an inbound row whose task was lost (broker flushed or down when it was
+    # queued) is queued again; processing is idempotent, so a second run is harmless.
+    "requeue-stale-inbound": {"task": "channels_inbox.tasks.requeue_stale_inbound", "schedule": 300.0},
+}
 
 # --- Auth ----------------------------------------------------------------------------
 

@@ -79,8 +79,22 @@ class MessageInline(admin.StackedInline):
     show_change_link = True
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Tickets and messages change only through the workspace and the API, whose services
+    write the TicketEvent every change needs; the admin shows them for inspection."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ReadOnlyAdmin):
     list_display = ["number", "subject", "status", "priority", "channel", "team", "assignee", "updated_at"]
     list_filter = ["status", "priority", "channel__kind", "team"]
     search_fields = ["=number", "subject"]
@@ -97,7 +111,7 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     list_display = ["pk", "ticket", "direction", "author_kind", "delivery_status", "created_at"]
     list_filter = ["direction", "delivery_status"]
     raw_id_fields = ["ticket", "author_customer", "author_user", "inbound"]
@@ -105,13 +119,9 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(TicketEvent)
-class TicketEventAdmin(admin.ModelAdmin):
+class TicketEventAdmin(ReadOnlyAdmin):
+    """The audit log is append-only."""
+
     list_display = ["ticket", "kind", "actor_kind", "created_at"]
     list_filter = ["kind", "actor_kind"]
     raw_id_fields = ["ticket", "actor_user", "actor_customer", "message"]
-
-    def has_change_permission(self, request, obj=None) -> bool:  # the audit log is append-only
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -70,7 +70,13 @@ def roles_sync() -> dict[str, Group]:
     return groups
 
 
-def sync_roles_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+def sync_roles_after_migrate(sender: Any, using: str = "default", apps: Any = None, **kwargs: Any) -> None:
+    """Runs after the tickets app migrates; other apps' permissions may not exist yet, so make them first."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
     roles_sync()
 
 

@@ -28,7 +28,8 @@ def _follow_merges(ticket: Ticket | None) -> Ticket | None:
 
 def ticket_for_message_ids(*, message_ids: Sequence[str]) -> Ticket | None:
     """The ticket holding the newest of these Message-IDs (In-Reply-To and References)."""
-    ids = [m for m in message_ids if m]
+    # Real Message-IDs always hold an "@"; this keeps other channels' plain ids out of email threading.
+    ids = [m for m in message_ids if m and "@" in m]
     if not ids:
         return None
     message = Message.objects.filter(external_id__in=ids).select_related("ticket").order_by("-created_at", "-id").first()

@@ -80,6 +80,13 @@ def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
         return redirect("tickets:detail", number=number)
     if form.cleaned_data["is_note"]:
         services.message_add_note(ticket=ticket, author=request.user, text=form.cleaned_data["text"])
+        if form.cleaned_data["status"]:
+            try:
+                services.ticket_change_status(
+                    ticket=ticket, status=form.cleaned_data["status"], actor=Actor.agent(request.user)
+                )
+            except InvalidTransition as exc:
+                flash.error(request, str(exc))
     else:
         services.message_reply(
             ticket=ticket, author=request.user, text=form.cleaned_data["text"], status=form.cleaned_data["status"] or None

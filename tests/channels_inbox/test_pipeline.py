@@ -308,3 +308,18 @@ def test_storing_enqueues_processing_only_after_commit(email_channel, django_cap
     for callback in callbacks:
         callback()  # the task runs in-process (eager) once the transaction committed
     assert Ticket.objects.count() == 1
+
+
+def test_rows_left_received_by_a_lost_task_are_requeued_and_processed(email_channel):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    stale = services.inbound_store(channel=email_channel, raw=build_email(message_id="lost@example.com"), enqueue=False)
+    fresh = services.inbound_store(channel=email_channel, raw=build_email(message_id="fresh@example.com"), enqueue=False)
+    InboundMessage.objects.filter(pk=stale.pk).update(received_at=timezone.now() - dt.timedelta(minutes=30))
+
+    assert services.inbound_requeue_stale() == 1  # tasks run in-process here
+    assert InboundMessage.objects.get(pk=stale.pk).status == InboundMessage.Status.PROCESSED
+    assert InboundMessage.objects.get(pk=fresh.pk).status == InboundMessage.Status.RECEIVED
+    assert services.inbound_requeue_stale() == 0

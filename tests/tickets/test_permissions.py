@@ -84,3 +84,42 @@ def test_outsider_cannot_reply_to_a_private_ticket(client):
     response = client.post(f"/tickets/{ticket.number}/status/", {"status": "solved"})
     assert response.status_code == 404
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.NEW
+
+
+def test_roles_have_every_app_permission_on_a_fresh_database():
+    # The test database was migrated once, from nothing: channels_inbox permissions must be there.
+    agent_group = Group.objects.get(name="agent")
+    assert agent_group.permissions.filter(codename="view_channel").exists()
+    assert Group.objects.get(name="admin").permissions.filter(codename="change_inboundmessage").exists()
+
+
+def test_channel_secrets_are_hidden_from_managers_in_the_admin(client):
+    from tests.factories import ChannelFactory
+
+    channel = ChannelFactory(secrets={"bot_token": "TOPSECRET-123"})
+    client.force_login(AgentFactory(role="manager").user)
+    response = client.get(f"/admin/channels_inbox/channel/{channel.pk}/change/")
+    assert response.status_code == 200
+    assert "TOPSECRET-123" not in response.content.decode()
+
+    client.force_login(AgentFactory(role="admin").user)
+    assert "TOPSECRET-123" in client.get(f"/admin/channels_inbox/channel/{channel.pk}/change/").content.decode()
+
+
+def test_managers_cannot_replay_inbound_from_the_admin(client):
+    from tests.factories import InboundMessageFactory
+
+    InboundMessageFactory(status="quarantined")  # actions only show over a non-empty list
+    client.force_login(AgentFactory(role="manager").user)
+    page = client.get("/admin/channels_inbox/inboundmessage/").content.decode()
+    assert "Replay selected" not in page
+    client.force_login(AgentFactory(role="admin").user)
+    assert "Replay selected" in client.get("/admin/channels_inbox/inboundmessage/").content.decode()
+
+
+def test_tickets_cannot_be_edited_in_the_admin_bypassing_the_event_log(client):
+    ticket = TicketFactory(status=Ticket.Status.OPEN)
+    client.force_login(AgentFactory(role="admin").user)
+    response = client.post(f"/admin/tickets/ticket/{ticket.pk}/change/", {"status": "solved"})
+    assert response.status_code == 403
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.OPEN

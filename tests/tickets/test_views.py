@@ -125,3 +125,9 @@ def test_closed_ticket_cannot_be_reopened_by_hand(agent_client):
 def test_reply_must_be_posted(agent_client):
     ticket = TicketFactory()
     assert agent_client.get(f"/tickets/{ticket.number}/reply/").status_code == 405
+
+
+def test_internal_note_can_also_set_the_status(agent_client):
+    ticket = TicketFactory(status=Ticket.Status.OPEN)
+    agent_client.post(f"/tickets/{ticket.number}/reply/", {"text": "Waiting on vendor", "is_note": "on", "status": "on_hold"})
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.ON_HOLD
