@@ -25,6 +25,16 @@ _ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
 }
 # cid: keeps inline email images (rewritten to attachment URLs when shown).
 _URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
+# Removed with their content, not just unwrapped: code, styles, the document title, and
+# elements whose content the HTML parser reads as raw text (it would come out as escaped
+# markup such as "&lt;script&gt;").
+_CLEAN_CONTENT_TAGS = {"script", "style", "title", "iframe", "noscript", "noembed", "noframes", "xmp", "template"}
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    """No NUL (PostgreSQL text cannot hold it) and no lone surrogates (not encodable)."""
+    return _SURROGATE_RE.sub("\ufffd", text.replace("\x00", ""))
 
 
 def sanitize_html(html: str) -> str:
@@ -32,8 +42,9 @@ def sanitize_html(html: str) -> str:
     if not html:
         return ""
     return nh3.clean(
-        html,
+        _storable(html),
         tags=_ALLOWED_TAGS,
+        clean_content_tags=_CLEAN_CONTENT_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
@@ -42,8 +53,8 @@ def sanitize_html(html: str) -> str:
 
 
 class _TextExtractor(HTMLParser):
-    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "hr"}
-    _SKIP = {"script", "style", "head", "title"}
+    _BLOCK = {"p", "div", "br", "tr", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "hr"}
+    _SKIP = {"script", "style", "head", "title", "iframe", "noscript", "noembed", "noframes", "xmp", "template"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -61,7 +72,7 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP and self._skip_depth:
             self._skip_depth -= 1
-        elif tag in self._BLOCK:
+        elif tag in self._BLOCK and tag != "li":  # the next item starts its own line: no blank line between items
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
@@ -73,6 +84,7 @@ def html_to_text(html: str) -> str:
     """Plain text of an HTML body, for messages that came with HTML only (search, previews, SMS)."""
     if not html:
         return ""
+    html = _storable(html)
     parser = _TextExtractor()
     try:
         parser.feed(html)
