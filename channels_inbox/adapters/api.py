@@ -35,9 +35,10 @@ def _str(value: Any, field: str, *, required: bool = False, limit: int = 100_000
         if required:
             raise ParseError(f"'{field}' is required")
         return ""
-    if not isinstance(value, (str, int)):
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ParseError(f"'{field}' must be a string")
-    return str(value)[:limit]
+    # NUL cannot be stored in PostgreSQL text and never belongs in a message.
+    return str(value).replace("\x00", "")[:limit]
 
 
 def parse_api_message(item: Any) -> Envelope:

@@ -23,6 +23,14 @@ def _is_maildir(path: Path) -> bool:
     return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()
 
 
+def _maildir_order(key: str) -> tuple[float, str]:
+    stamp = key.split(".", 1)[0]
+    try:
+        return float(stamp), key
+    except ValueError:
+        return float("inf"), key
+
+
 def _is_mbox(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(5) == b"From "
@@ -32,7 +40,9 @@ def iter_messages(path: Path) -> Iterator[tuple[str, bytes | None, str]]:
     """(source, raw bytes or None, read error) for every message under ``path``."""
     if _is_maildir(path):
         box = mailbox.Maildir(path, factory=None, create=False)
-        for key in sorted(box.iterkeys()):
+        # Maildir names start with the delivery time in seconds: sort numerically so
+        # messages are ingested in arrival order (replies after what they answer).
+        for key in sorted(box.iterkeys(), key=_maildir_order):
             try:
                 yield f"maildir:{path}:{key}", box.get_bytes(key), ""
             except OSError as exc:
