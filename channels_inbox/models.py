@@ -80,6 +80,9 @@ class InboundMessage(models.Model):
     external_id = models.CharField(max_length=255, blank=True, default="")
     # Where it came from: "imap:INBOX:uid 42", "file:/path/x.eml", "hook:telegram".
     source = models.CharField(max_length=500, blank=True, default="")
+    # The address the mail was delivered to (SMTP RCPT TO, a provider's envelope
+    # recipient), which may carry a ticket's plus-address tag that headers lost.
+    envelope_recipient = models.CharField(max_length=320, blank=True, default="")
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
@@ -97,3 +100,25 @@ class InboundMessage(models.Model):
     @property
     def size(self) -> int:
         return len(self.raw) if self.raw is not None else 0
+
+
+class ImapFolderState(models.Model):
+    """How far the IMAP poller has read one folder of one channel's mailbox.
+
+    UIDs are only comparable within one UIDVALIDITY; when the server changes it, every
+    message is fetched again and dedupe by Message-ID keeps that harmless.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="imap_states")
+    folder = models.CharField(max_length=255)
+    uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
+    # The highest UID stored as an InboundMessage (and so safe to flag or move).
+    last_uid = models.PositiveBigIntegerField(default=0)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "folder"], name="imap_state_channel_folder_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.folder} (uid {self.last_uid})"

@@ -28,6 +28,7 @@ def inbound_store(
     payload: Any = None,
     external_id: str = "",
     source: str = "",
+    envelope_recipient: str = "",
     enqueue: bool = True,
 ) -> InboundMessage:
     """Store a raw payload durably; processing is queued only once it is committed.
@@ -38,7 +39,12 @@ def inbound_store(
     from channels_inbox.tasks import process_inbound
 
     inbound = InboundMessage.objects.create(
-        channel=channel, raw=raw, payload=payload, external_id=external_id[:255], source=source[:500]
+        channel=channel,
+        raw=raw,
+        payload=payload,
+        external_id=external_id[:255],
+        source=source[:500],
+        envelope_recipient=envelope_recipient.strip().lower()[:320],
     )
     if enqueue:
         transaction.on_commit(lambda: process_inbound.delay(inbound.pk))
