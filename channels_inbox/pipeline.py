@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from channels_inbox.adapters import get_adapter
 from channels_inbox.adapters.base import Envelope
+from channels_inbox.adapters.email.config import EmailChannelSettings
 from channels_inbox.models import Channel, InboundMessage
+from channels_inbox.selectors import split_plus_address, ticket_number_from_token
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.events import SYSTEM, Actor
@@ -52,6 +54,7 @@ class Context:
     message: Message | None = None
     is_new_ticket: bool = False
     follow_up_of: int | None = None
+    linked_to: Ticket | None = None
     outcome: str | None = None  # set by a step that ends the chain
     reason: str = ""
 
@@ -110,18 +113,47 @@ def drop_loop(ctx: Context) -> None:
         ctx.outcome, ctx.reason = Outcome.IGNORED, f"loop protection: {recent} automatic messages in {LOOP_WINDOW}"
 
 
+def _plus_address_ticket(ctx: Context) -> Ticket | None:
+    """The ticket named by a signed tag in the address the mail was sent to (support+t42-…@)."""
+    env = ctx.envelope
+    for address in [ctx.inbound.envelope_recipient, *env.to, *env.cc]:
+        _, tag = split_plus_address(address or "")
+        number = ticket_number_from_token(tag) if tag else None
+        if number is not None:
+            ticket = ticket_selectors.ticket_for_number(number=number)
+            if ticket is not None:
+                return ticket
+    return None
+
+
 def find_thread(ctx: Context) -> None:
-    """Thread by Message-IDs, then a [#1234] subject token, then the conversation key."""
+    """Thread, in this order: the plus-address tag; In-Reply-To then every References entry;
+    the [#N] subject token, for participants only; the conversation key (chat, social);
+    same sender and subject within N days where the channel turns it on."""
     env = ctx.envelope
     assert ctx.customer is not None
-    ticket = (
-        ticket_selectors.ticket_for_message_ids(message_ids=[env.in_reply_to, *reversed(env.references)])
-        or ticket_selectors.ticket_for_subject_token(subject=env.subject, customer=ctx.customer)
-        or ticket_selectors.ticket_for_thread_key(channel=ctx.channel, thread_key=env.thread_key)
+    ticket = _plus_address_ticket(ctx) or ticket_selectors.ticket_for_message_ids(
+        message_ids=[env.in_reply_to, *reversed(env.references)]
     )
+    if ticket is None:
+        number = ticket_selectors.subject_token_number(env.subject)
+        quoted = ticket_selectors.ticket_for_number(number=number) if number is not None else None
+        if quoted is not None:
+            if ticket_selectors.is_ticket_participant(ticket=quoted, customer=ctx.customer, address=env.sender.address):
+                ticket = quoted
+            else:
+                # A stranger quoting a ticket number never lands in someone else's ticket:
+                # they get their own, linked to the one they named.
+                ctx.linked_to = quoted
+    if ticket is None:
+        ticket = ticket_selectors.ticket_for_thread_key(channel=ctx.channel, thread_key=env.thread_key)
+    if ticket is None and ctx.channel.kind == Channel.Kind.EMAIL:
+        days = EmailChannelSettings.from_channel(ctx.channel).thread_by_subject_days
+        if days:
+            ticket = ticket_selectors.ticket_for_subject(channel=ctx.channel, customer=ctx.customer, subject=env.subject, days=days)
     if ticket is not None and ticket.status == Ticket.Status.CLOSED:
-        # A closed ticket stays closed: the new message starts a follow-up.
-        ctx.follow_up_of, ticket = ticket.number, None
+        # A closed ticket stays closed: the new message starts a follow-up linked to it.
+        ctx.follow_up_of, ctx.linked_to, ticket = ticket.number, ticket, None
     ctx.ticket = ticket
     if ticket is None and env.is_auto_reply:
         ctx.outcome, ctx.reason = Outcome.IGNORED, f"automatic message with no ticket to attach to ({env.auto_reason})"
@@ -141,7 +173,14 @@ def open_ticket(ctx: Context) -> None:
         thread_key=env.thread_key,
         language=env.language or ctx.customer.language,
         priority=Ticket.Priority.HIGH if ctx.customer.is_vip else Ticket.Priority.NORMAL,
-        extra_event_data={"follow_up_of": ctx.follow_up_of} if ctx.follow_up_of else None,
+        linked_ticket=ctx.linked_to,
+        extra_event_data=(
+            {"follow_up_of": ctx.follow_up_of}
+            if ctx.follow_up_of
+            else {"linked_to": ctx.linked_to.number}
+            if ctx.linked_to
+            else None
+        ),
     )
     ctx.is_new_ticket = True
 

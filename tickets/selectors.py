@@ -27,31 +27,78 @@ def _follow_merges(ticket: Ticket | None) -> Ticket | None:
 
 
 def ticket_for_message_ids(*, message_ids: Sequence[str]) -> Ticket | None:
-    """The ticket holding the newest of these Message-IDs (In-Reply-To and References)."""
+    """The ticket of the first of these Message-IDs we hold, in the order given.
+
+    Callers pass In-Reply-To first, then References newest first; every stored
+    Message-ID counts, ours (each outbound message keeps its own) and the customers'.
+    """
     # Real Message-IDs always hold an "@"; this keeps other channels' plain ids out of email threading.
-    ids = [m for m in message_ids if m and "@" in m]
+    ids = list(dict.fromkeys(m for m in message_ids if m and "@" in m))
     if not ids:
         return None
-    message = Message.objects.filter(external_id__in=ids).select_related("ticket").order_by("-created_at", "-id").first()
-    return _follow_merges(message.ticket) if message else None
+    found = dict(
+        Message.objects.filter(external_id__in=ids).order_by("created_at", "id").values_list("external_id", "ticket_id")
+    )
+    for message_id in ids:
+        if message_id in found:
+            return _follow_merges(Ticket.objects.filter(pk=found[message_id]).first())
+    return None
 
 
-def ticket_for_subject_token(*, subject: str, customer: Customer) -> Ticket | None:
-    """The ticket named by a ``[#1234]`` token in the subject, if this customer may write to it.
+def ticket_for_number(*, number: int) -> Ticket | None:
+    return _follow_merges(Ticket.objects.filter(number=number).first())
 
-    A token alone is not proof of anything (anyone can type it): it threads only when the
-    sender is the ticket's customer or belongs to the ticket's organization.
-    """
+
+def subject_token_number(subject: str) -> int | None:
+    """The number in a ``[#1234]`` subject token, if any."""
     match = _SUBJECT_TOKEN_RE.search(subject or "")
-    if not match:
+    return int(match.group(1)) if match else None
+
+
+def is_ticket_participant(*, ticket: Ticket, customer: Customer, address: str = "") -> bool:
+    """Whether this person already takes part in the ticket: its customer, someone who wrote
+    on it, or an address it was sent to or copied to."""
+    if ticket.customer_id == customer.pk:
+        return True
+    if Message.objects.filter(ticket=ticket, author_customer=customer).exists():
+        return True
+    address = address.lower()
+    if address:
+        for to, cc in Message.objects.filter(ticket=ticket).values_list("to", "cc"):
+            if address in {a.lower() for a in [*(to or []), *(cc or [])] if isinstance(a, str)}:
+                return True
+    return False
+
+
+_REPLY_PREFIX_RE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|rif|tr|odp)(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def normalise_subject(subject: str) -> str:
+    """A subject without reply/forward prefixes (any language's common ones) and ticket tokens."""
+    subject = _SUBJECT_TOKEN_RE.sub(" ", subject or "")
+    previous = None
+    while previous != subject:
+        previous = subject
+        subject = _REPLY_PREFIX_RE.sub("", subject)
+    return " ".join(subject.split()).lower()
+
+
+def ticket_for_subject(*, channel: Channel, customer: Customer, subject: str, days: int) -> Ticket | None:
+    """The customer's latest unsolved-or-solved ticket on this channel with the same subject
+    within ``days`` (an opt-in fallback for mail clients that drop every thread header)."""
+    wanted = normalise_subject(subject)
+    if not wanted or days <= 0:
         return None
-    ticket = _follow_merges(Ticket.objects.filter(number=int(match.group(1))).first())
-    if ticket is None:
-        return None
-    if ticket.customer_id == customer.pk or (
-        customer.organization_id is not None and ticket.organization_id == customer.organization_id
-    ):
-        return ticket
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+    candidates = (
+        Ticket.objects.filter(channel=channel, customer=customer, created_at__gte=since, merged_into__isnull=True)
+        .exclude(status=Ticket.Status.CLOSED)
+        .order_by("-created_at")
+        .only("pk", "subject", "status", "number")[:20]
+    )
+    for ticket in candidates:
+        if normalise_subject(ticket.subject) == wanted:
+            return ticket
     return None
 
 

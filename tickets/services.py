@@ -123,6 +123,7 @@ def ticket_open(
     priority: str = Ticket.Priority.NORMAL,
     language: str = "",
     created_at: dt.datetime | None = None,
+    linked_ticket: Ticket | None = None,
     extra_event_data: dict[str, Any] | None = None,
 ) -> Ticket:
     """Open a new ticket for a customer on a channel (status new), numbered and logged."""
@@ -135,6 +136,7 @@ def ticket_open(
         priority=priority,
         language=language[:16],
         thread_key=thread_key[:255],
+        linked_ticket=linked_ticket,
         created_at=now,
         updated_at=now,
     )

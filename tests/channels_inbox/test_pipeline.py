@@ -103,7 +103,7 @@ def test_reply_to_an_agent_reply_threads_by_our_message_id(email_channel, agent_
     assert result.ticket_ids == [ticket.pk]
 
 
-def test_subject_token_threads_for_the_same_customer_only(email_channel):
+def test_subject_token_threads_for_participants_and_links_strangers(email_channel):
     ingest(email_channel, build_email(message_id="root@example.com"))
     ticket = Ticket.objects.get()
 
@@ -115,15 +115,67 @@ def test_subject_token_threads_for_the_same_customer_only(email_channel):
         build_email(sender="mallory@evil.example", subject=f"[#{ticket.number}] give me access", message_id="t2@example.com"),
     )
     assert stranger.outcome == "new_ticket"
-    assert Ticket.objects.count() == 2
+    new = Ticket.objects.exclude(pk=ticket.pk).get()
+    assert new.linked_ticket == ticket
+    assert new.events.get(kind="created").data["linked_to"] == ticket.number
+    assert ticket.messages.count() == 2  # nothing of the stranger's landed in Ada's ticket
 
 
-def test_subject_token_threads_for_a_colleague_of_the_same_organization(email_channel):
+def test_subject_token_threads_for_someone_copied_on_the_ticket(email_channel):
+    ingest(email_channel, build_email(message_id="root@example.com", headers={"Cc": "boss@example.com"}))
+    ticket = Ticket.objects.get()
+    boss = ingest(email_channel, build_email(sender="boss@example.com", subject=f"[#{ticket.number}] me too", message_id="b@example.com"))
+    assert boss.outcome == "threaded"
+
+
+def test_colleague_of_the_same_organization_not_on_the_ticket_gets_a_linked_ticket(email_channel):
     OrganizationDomainFactory(domain="acme.example")
     ingest(email_channel, build_email(sender="ann@acme.example", message_id="root@acme.example"))
     ticket = Ticket.objects.get()
     colleague = ingest(email_channel, build_email(sender="bert@acme.example", subject=f"[#{ticket.number}] me too", message_id="b@acme.example"))
-    assert colleague.outcome == "threaded"
+    assert colleague.outcome == "new_ticket"
+    assert Ticket.objects.exclude(pk=ticket.pk).get().linked_ticket == ticket
+
+
+def test_in_reply_to_wins_over_references(email_channel):
+    ingest(email_channel, build_email(subject="First", message_id="first@example.com"))
+    ingest(email_channel, build_email(subject="Second", message_id="second@example.com"))
+    first, second = Ticket.objects.order_by("pk")
+    result = ingest(
+        email_channel,
+        build_email(message_id="r@example.com", in_reply_to="second@example.com", references=["first@example.com"]),
+    )
+    assert result.ticket_ids == [second.pk]
+
+
+def test_plus_addressed_reply_threads_even_without_any_header(email_channel):
+    from channels_inbox.selectors import ticket_reply_token
+
+    ingest(email_channel, build_email(message_id="root@example.com"))
+    ticket = Ticket.objects.get()
+    to = f"support+{ticket_reply_token(ticket.number)}@parley.test"
+    # Outlook on the web: no In-Reply-To, no References, a rewritten subject
+    result = ingest(email_channel, build_email(to=to, subject="AW: Ihre Anfrage", message_id="o@example.com"))
+    assert result.ticket_ids == [ticket.pk]
+
+
+def test_forged_plus_address_tag_is_ignored(email_channel):
+    ingest(email_channel, build_email(message_id="root@example.com"))
+    ticket = Ticket.objects.get()
+    result = ingest(email_channel, build_email(sender="eve@example.com", to=f"support+t{ticket.number}-0000000000@parley.test", message_id="f@example.com"))
+    assert result.outcome == "new_ticket"
+
+
+def test_same_subject_threading_is_off_by_default_and_on_per_channel(email_channel):
+    ingest(email_channel, build_email(subject="Printer on fire", message_id="p1@example.com"))
+    assert ingest(email_channel, build_email(subject="RE: AW: Printer on fire", message_id="p2@example.com")).outcome == "new_ticket"
+    email_channel.config = {"thread_by_subject_days": 7}
+    email_channel.save()
+    result = ingest(email_channel, build_email(subject="Re: printer  on fire", message_id="p3@example.com"))
+    assert result.outcome == "threaded"
+    # another sender with the same subject is someone else's problem
+    other = ingest(email_channel, build_email(sender="zed@example.com", subject="Printer on fire", message_id="p4@example.com"))
+    assert other.outcome == "new_ticket"
 
 
 def test_customer_message_reopens_a_solved_ticket_and_counts_it(email_channel, agent_user):
@@ -154,6 +206,7 @@ def test_reply_to_a_closed_ticket_opens_a_follow_up(email_channel, agent_user):
     assert result.outcome == "new_ticket"
     new = Ticket.objects.exclude(pk=old.pk).get()
     assert new.events.get(kind="created").data["follow_up_of"] == old.number
+    assert new.linked_ticket == old
     old.refresh_from_db()
     assert old.status == Ticket.Status.CLOSED
 

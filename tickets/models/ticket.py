@@ -62,6 +62,9 @@ class Ticket(models.Model):
     # the next message with the same key on the same channel joins this ticket.
     thread_key = models.CharField(max_length=255, blank=True, default="")
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tickets")
+    # A follow-up of a closed ticket, or a ticket opened by someone who quoted another
+    # ticket's number without taking part in it, points at that ticket.
+    linked_ticket = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="linked_tickets")
     reopen_count = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(db_index=False)

@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""Benchmark: how many emails per second become tickets and messages, end to end.
+
+Each message takes the path mail from IMAP or SMTP takes: ``inbound_store`` (the durable
+inbox row) then ``inbound_process`` (parse, dedupe, identify the customer, thread, open or
+append, store attachments, route), one transaction each, timed per message. The emails are
+generated in memory before the clock starts: realistic RFC 5322 messages from a few hundred
+senders, new threads and replies (In-Reply-To, References, quoted text), some with an HTML
+part, some with attachments.
+
+Runs against whatever database the environment names (embedded SQLite under var/ by default,
+or DATABASE_URL and SECRET_KEY for PostgreSQL); migrate it first. It only adds rows, on a
+channel of its own ("bench", bench@parley.localhost) with senders at customers.bench.example;
+``--fresh`` first deletes what earlier runs added there, and nothing else. Prints one JSON
+object on stdout (logs go to stderr)::
+
+    python bench/ingest_email.py --count 1000
+    {"benchmark": "ingest_email", "messages": 1000, "seconds": ..., "messages_per_second": ..., ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from channels_inbox import services  # noqa: E402
+from channels_inbox.models import Channel, InboundMessage  # noqa: E402
+from tickets.models import Customer, CustomerIdentity, Team, Ticket  # noqa: E402
+
+CHANNEL_ADDRESS = "bench@parley.localhost"
+SENDER_DOMAIN = "customers.bench.example"
+
+FIRST = ("Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "Edsger", "Radia", "Tim")
+LAST = ("Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen", "Dijkstra")
+SUBJECTS = (
+    "Cannot log in since this morning",
+    "Invoice {n} shows the wrong VAT number",
+    "Order #{n} has not arrived",
+    "Export to CSV fails with an error",
+    "Refund for order #{n}",
+    "Question about upgrading our plan",
+    "Webhook deliveries failing with 502",
+    "Ünïcode in the subject: Bestellung {n} fehlt",
+)
+SENTENCES = (
+    "I have tried clearing the cache and logging in from another browser, without success.",
+    "This is blocking our team, so a quick answer would be very much appreciated.",
+    "The error appears right after I press the save button.",
+    "Our finance department needs the corrected document before the end of the month.",
+    "I attached a screenshot of what I see on my side.",
+    "The tracking page has not changed for five days now.",
+    "We are on the Business plan and have about forty users.",
+    "Could you also tell me whether this affects our other accounts?",
+    "It worked fine until last week's update.",
+    "Thanks in advance for your help.",
+)
+REPLIES = (
+    "Thanks for the quick answer, but it still does not work for me.",
+    "That fixed it, thank you!",
+    "Here are the details you asked for.",
+    "Any news on this? We are still waiting.",
+)
+
+
+def _attachments(rng: random.Random) -> list[tuple[str, str, bytes]]:
+    """A small pool of files (logos, signed PDFs and screenshots recur in real mail; the
+    store is content-addressed, so the bench does not fill the disk with copies)."""
+    pool = []
+    for i in range(12):
+        size = rng.choice((8_000, 40_000, 120_000, 300_000))
+        kind = rng.choice((("screenshot.png", "image/png"), ("invoice.pdf", "application/pdf"), ("log.txt", "text/plain")))
+        data = bytes(rng.getrandbits(8) for _ in range(256)) * (size // 256)
+        pool.append((f"{i}-{kind[0]}", kind[1], data))
+    return pool
+
+
+def generate(*, count: int, seed: int, run: str) -> list[bytes]:
+    """``count`` raw emails: about 40% start a thread, the rest answer an earlier one."""
+    rng = random.Random(seed)
+    pool = _attachments(rng)
+    senders = [
+        (f"{rng.choice(FIRST)} {rng.choice(LAST)}", f"user{i}@{SENDER_DOMAIN}") for i in range(max(50, count // 4))
+    ]
+    threads: list[dict] = []
+    raws = []
+    for i in range(count):
+        msg = EmailMessage()
+        message_id = f"{run}.{i}.{rng.getrandbits(48):x}@{SENDER_DOMAIN}"
+        if threads and rng.random() < 0.6:
+            thread = rng.choice(threads[-200:])
+            name, address = thread["sender"]
+            msg["Subject"] = "Re: " + thread["subject"]
+            msg["In-Reply-To"] = f"<{thread['ids'][-1]}>"
+            msg["References"] = " ".join(f"<{m}>" for m in thread["ids"][-10:])
+            quoted = "\n".join(f"> {line}" for line in thread["body"].splitlines())
+            body = f"{rng.choice(REPLIES)}\n\n{name.split()[0]}\n\nOn {format_datetime(timezone.now())}, {name} wrote:\n{quoted}\n"
+            thread["ids"].append(message_id)
+        else:
+            name, address = rng.choice(senders)
+            subject = rng.choice(SUBJECTS).format(n=rng.randrange(10_000, 99_999))
+            paragraphs = [" ".join(rng.sample(SENTENCES, rng.randint(2, 4))) for _ in range(rng.randint(1, 4))]
+            body = "Hello,\n\n" + "\n\n".join(paragraphs) + f"\n\nBest regards,\n{name}\n"
+            msg["Subject"] = subject
+            threads.append({"sender": (name, address), "subject": subject, "ids": [message_id], "body": body})
+        msg["From"] = formataddr((name, address))
+        msg["To"] = CHANNEL_ADDRESS
+        msg["Date"] = format_datetime(timezone.now())
+        msg["Message-ID"] = f"<{message_id}>"
+        msg.set_content(body)
+        if rng.random() < 0.4:
+            html = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
+            msg.add_alternative(f"<html><body>{html}</body></html>", subtype="html")
+        if rng.random() < 0.1:
+            filename, content_type, data = rng.choice(pool)
+            maintype, _, subtype = content_type.partition("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        raws.append(msg.as_bytes())
+    return raws
+
+
+def bench_channel() -> Channel:
+    """The benchmark's own channel (and team, so routing runs as it does for real channels)."""
+    team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    channel, _ = Channel.objects.get_or_create(
+        inbound_address=CHANNEL_ADDRESS, defaults={"kind": Channel.Kind.EMAIL, "name": "bench", "default_team": team}
+    )
+    return channel
+
+
+@transaction.atomic
+def forget_earlier_runs(*, channel: Channel) -> None:
+    """--fresh: remove what earlier runs added on the bench channel, and nothing else."""
+    Ticket.objects.filter(channel=channel).delete()
+    InboundMessage.objects.filter(channel=channel).delete()
+    ids = CustomerIdentity.objects.filter(address__endswith=f"@{SENDER_DOMAIN}").values_list("customer_id", flat=True)
+    Customer.objects.filter(pk__in=list(ids), tickets=None).delete()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000, help="emails to ingest (default 2000)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the generated mail")
+    parser.add_argument("--fresh", action="store_true", help="first delete what earlier runs of this bench added")
+    args = parser.parse_args()
+
+    # Log lines go to stderr: stdout carries the one JSON result.
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+    channel = bench_channel()
+    if args.fresh:
+        forget_earlier_runs(channel=channel)
+    # A fresh run token keeps Message-IDs unique across runs, so a rerun is not all duplicates.
+    raws = generate(count=args.count, seed=args.seed, run=uuid.uuid4().hex[:10])
+
+    outcomes: Counter[str] = Counter()
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for raw in raws:
+        t0 = time.perf_counter()
+        inbound = services.inbound_store(channel=channel, raw=raw, source="bench", enqueue=False)
+        result = services.inbound_process(inbound_id=inbound.pk)
+        latencies.append(time.perf_counter() - t0)
+        outcomes[result.outcome] += 1
+        if result.outcome == "quarantined":
+            print(f"quarantined inbound #{inbound.pk}: {result.error}", file=sys.stderr)
+    seconds = time.perf_counter() - started
+
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest_email",
+                "messages": len(raws),
+                "seconds": round(seconds, 3),
+                "messages_per_second": round(len(raws) / seconds, 1) if seconds else None,
+                "p50_ms": round(percentile(latencies, 0.50) * 1000, 2) if latencies else None,
+                "p95_ms": round(percentile(latencies, 0.95) * 1000, 2) if latencies else None,
+                "database": connection.vendor,
+                "outcomes": dict(outcomes),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
