@@ -2,6 +2,13 @@
 
 Each is keyword-only, typed and atomic; each status change writes its TicketEvent in the
 same transaction; side effects (realtime events, delivery tasks) leave on commit.
+
+The hot-path services are ``atomic(savepoint=False)``: called alone they are one
+transaction; called inside another (the pipeline's per-envelope block) they add no
+savepoint of their own and a failure rolls back to the caller's savepoint. Services that
+raise domain errors by design (InvalidTransition) keep their savepoint, so a caller may
+catch the error and go on. Explicit savepoints remain where a unique-constraint race is
+caught and recovered from.
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ def _organization_for_email(address: str):
     return link.organization if link else None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def customer_identify(
     *,
     kind: str,
@@ -112,7 +119,7 @@ def customer_identify(
 # --- Tickets -----------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ticket_open(
     *,
     channel: Channel,
@@ -178,7 +185,7 @@ def _set_status(ticket: Ticket, new: str, *, actor: Actor, now: dt.datetime) -> 
     return fields
 
 
-@transaction.atomic
+@transaction.atomic  # raises domain errors: keep a savepoint so a caller's transaction survives
 def ticket_change_status(*, ticket: Ticket, status: str, actor: Actor) -> Ticket:
     if status not in Ticket.Status.values:
         raise InvalidTransition(f"unknown status {status!r}")
@@ -194,7 +201,7 @@ def ticket_change_status(*, ticket: Ticket, status: str, actor: Actor) -> Ticket
     return ticket
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ticket_assign(*, ticket: Ticket, assignee: Any | None, actor: Actor) -> Ticket:
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     new_id = assignee.pk if assignee is not None else None
@@ -212,7 +219,7 @@ def ticket_assign(*, ticket: Ticket, assignee: Any | None, actor: Actor) -> Tick
     return ticket
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ticket_set_team(*, ticket: Ticket, team_id: int | None, actor: Actor) -> Ticket:
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if ticket.team_id == team_id:
@@ -226,7 +233,7 @@ def ticket_set_team(*, ticket: Ticket, team_id: int | None, actor: Actor) -> Tic
     return ticket
 
 
-@transaction.atomic
+@transaction.atomic  # raises domain errors: keep a savepoint so a caller's transaction survives
 def ticket_set_priority(*, ticket: Ticket, priority: str, actor: Actor) -> Ticket:
     if priority not in Ticket.Priority.values:
         raise InvalidTransition(f"unknown priority {priority!r}")
@@ -242,7 +249,7 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor: Actor) -> Ticke
     return ticket
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ticket_set_tags(*, ticket: Ticket, names: Sequence[str], actor: Actor) -> Ticket:
     wanted = sorted({n.strip().lower()[:64] for n in names if n.strip()})
     current = set(ticket.tags.values_list("name", flat=True))
@@ -283,7 +290,7 @@ def _store_attachments(message: Message, files: Sequence[IncomingFile]) -> None:
         attachment.save()
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def message_receive(
     *,
     ticket: Ticket,
@@ -363,7 +370,7 @@ def _reply_recipient(ticket: Ticket) -> list[str]:
     return [identity.address] if identity else []
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def message_reply(
     *,
     ticket: Ticket,
@@ -423,7 +430,7 @@ def message_reply(
     return message
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def message_add_note(*, ticket: Ticket, author: Any, text: str, html: str = "") -> Message:
     """An internal note: seen by agents only, never sent."""
     from helpdesk.html import html_to_text, sanitize_html
@@ -444,7 +451,7 @@ def message_add_note(*, ticket: Ticket, author: Any, text: str, html: str = "") 
     return message
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def message_mark_sent(*, message_id: int, external_id: str = "") -> None:
     updates: dict[str, Any] = {"delivery_status": Message.DeliveryStatus.SENT, "sent_at": timezone.now(), "delivery_error": ""}
     if external_id:
@@ -452,7 +459,7 @@ def message_mark_sent(*, message_id: int, external_id: str = "") -> None:
     Message.objects.filter(pk=message_id).update(**updates)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def message_mark_failed(*, message_id: int, error: str, final: bool) -> None:
     """Record a failed send; the final failure also leaves a note the agent sees on the ticket."""
     message = Message.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=message_id)
