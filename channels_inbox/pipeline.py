@@ -27,6 +27,7 @@ from tickets import services as ticket_services
 from tickets.events import SYSTEM, Actor
 from tickets.exceptions import DuplicateMessage
 from tickets.models import Customer, Message, Ticket
+from tickets.placeholders import render_placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +218,33 @@ def route(ctx: Context) -> None:
         ctx.ticket = ticket_services.ticket_set_team(ticket=ctx.ticket, team_id=ctx.channel.default_team_id, actor=SYSTEM)
 
 
+def record_bounce(ctx: Context) -> None:
+    """A bounce of one of our replies marks that reply's delivery as failed, with the reason."""
+    env = ctx.envelope
+    if not env.is_bounce:
+        return
+    ours = ticket_selectors.outbound_message_for_external_id(external_id=env.in_reply_to)
+    if ours is not None:
+        reason = " ".join(env.text.split())[:500] or env.subject
+        ticket_services.message_mark_bounced(message_id=ours.pk, reason=reason)
+
+
+def acknowledge(ctx: Context) -> None:
+    """The channel's automatic acknowledgement for a new ticket, if it is on, and never to
+    auto-replies, bounces or list mail (RFC 3834)."""
+    if not ctx.is_new_ticket or ctx.channel.kind != Channel.Kind.EMAIL or not ctx.envelope.may_auto_answer:
+        return
+    ack = EmailChannelSettings.from_channel(ctx.channel).auto_ack
+    if not ack.enabled:
+        return
+    assert ctx.ticket is not None
+    ticket_services.message_send_automatic(
+        ticket=ctx.ticket,
+        subject=render_placeholders(ack.subject, ticket=ctx.ticket),
+        text=render_placeholders(ack.body, ticket=ctx.ticket),
+    )
+
+
 STEPS: list[Callable[[Context], None]] = [
     drop_duplicate,
     drop_own_mail,
@@ -225,7 +253,9 @@ STEPS: list[Callable[[Context], None]] = [
     find_thread,
     open_ticket,
     append_message,
+    record_bounce,
     route,
+    acknowledge,
 ]
 
 

@@ -186,3 +186,10 @@ def message_exists(*, channel: Channel, external_id: str) -> bool:
 def customer_lock(*, customer_id: int) -> Customer:
     """The customer row, locked until the end of the transaction (serialises their messages)."""
     return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def outbound_message_for_external_id(*, external_id: str) -> Message | None:
+    """One of our sent messages, by the Message-ID we gave it (to match a bounce)."""
+    if not external_id:
+        return None
+    return Message.objects.filter(external_id=external_id, direction=Message.Direction.OUTBOUND).first()

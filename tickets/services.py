@@ -473,3 +473,52 @@ def message_mark_failed(*, message_id: int, error: str, final: bool) -> None:
     if final:
         events.delivery_failed(message.ticket, message, error=error)
         message_add_note(ticket=message.ticket, author=None, text=f"Delivery of a reply failed: {error[:500]}")
+
+
+@transaction.atomic(savepoint=False)
+def message_mark_bounced(*, message_id: int, reason: str) -> bool:
+    """A delivery status notification came back for one of our messages: it did not arrive.
+
+    Returns False when the message is not one of our outbound ones or is already failed.
+    """
+    message = Message.objects.select_for_update(of=("self",)).select_related("ticket").filter(pk=message_id).first()
+    if message is None or message.direction != Message.Direction.OUTBOUND or message.delivery_status == Message.DeliveryStatus.FAILED:
+        return False
+    error = f"Bounced: {reason}".strip()[:2000]
+    message.delivery_status = Message.DeliveryStatus.FAILED
+    message.delivery_error = error
+    message.save(update_fields=["delivery_status", "delivery_error"])
+    events.delivery_failed(message.ticket, message, error=error)
+    message_add_note(ticket=message.ticket, author=None, text=f"A reply bounced and did not reach the customer. {error[:500]}")
+    publish_on_commit("message.updated", ticket_id=message.ticket_id, message_id=message.pk)
+    return True
+
+
+@transaction.atomic(savepoint=False)
+def message_send_automatic(*, ticket: Ticket, subject: str, text: str) -> Message:
+    """An automatic message to the customer (an acknowledgement), sent like a reply but by
+    the system: it is not a first response and does not change the ticket's status."""
+    from channels_inbox.tasks import deliver_message
+
+    ticket = Ticket.objects.select_related("channel", "customer").get(pk=ticket.pk)
+    is_email = ticket.channel.kind == "email"
+    last_inbound = ticket.messages.filter(direction=Message.Direction.INBOUND).exclude(external_id=None).last()
+    message = Message.objects.create(
+        ticket=ticket,
+        channel=ticket.channel,
+        direction=Message.Direction.OUTBOUND,
+        author_kind=Message.AuthorKind.SYSTEM,
+        subject=subject[:500],
+        text=text,
+        external_id=_email_message_id(ticket) if is_email else None,
+        in_reply_to=(last_inbound.external_id or "") if last_inbound and is_email else "",
+        references=(last_inbound.external_id or "") if last_inbound and is_email else "",
+        to=_reply_recipient(ticket),
+        delivery_status=Message.DeliveryStatus.QUEUED,
+        is_auto_reply=True,
+        created_at=timezone.now(),
+    )
+    events.message_added(ticket, message, actor=SYSTEM)
+    transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    publish_on_commit("message.created", ticket_id=ticket.pk, message_id=message.pk)
+    return message

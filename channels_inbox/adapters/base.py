@@ -59,8 +59,15 @@ class Envelope:
     language: str = ""
     is_auto_reply: bool = False
     is_bounce: bool = False
+    # Mailing-list or bulk mail: a person may have written it, but no automatic answer goes back.
+    is_bulk: bool = False
     # Why it looks automatic, for the event log ("Auto-Submitted: auto-replied").
     auto_reason: str = ""
+
+    @property
+    def may_auto_answer(self) -> bool:
+        """Whether an automatic message (an acknowledgement) may be sent back (RFC 3834)."""
+        return not (self.is_auto_reply or self.is_bounce or self.is_bulk)
 
 
 @dataclass(frozen=True)

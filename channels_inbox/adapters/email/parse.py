@@ -127,7 +127,17 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int) -> Envelope:
         language=header_text(msg, "Content-Language").split(",", 1)[0].strip()[:16],
         is_auto_reply=is_auto,
         is_bounce=is_bounce,
+        is_bulk=_is_list_mail(msg),
         auto_reason=reason,
+    )
+
+
+def _is_list_mail(msg: StdMessage) -> bool:
+    """Mailing-list or bulk mail (RFC 2369/2919 headers): kept and shown, never auto-answered."""
+    return bool(
+        header_text(msg, "List-Id")
+        or header_text(msg, "List-Unsubscribe")
+        or header_text(msg, "Precedence").lower() in ("list", "bulk", "junk")
     )
 
 
