@@ -193,3 +193,22 @@ def outbound_message_for_external_id(*, external_id: str) -> Message | None:
     if not external_id:
         return None
     return Message.objects.filter(external_id=external_id, direction=Message.Direction.OUTBOUND).first()
+
+
+def reply_cc_suggestion(*, ticket: Ticket) -> list[str]:
+    """Addresses to offer as CC on a reply: whoever the customer's last message was also
+    sent to or copied to, minus our own mailboxes and the customer."""
+    from channels_inbox.models import Channel
+
+    last = ticket.messages.filter(direction=Message.Direction.INBOUND).order_by("-created_at", "-id").first()
+    if last is None:
+        return []
+    ours = {a.lower() for a in Channel.objects.exclude(inbound_address=None).values_list("inbound_address", flat=True)}
+    customer_addresses = {a.lower() for a in ticket.customer.identities.values_list("address", flat=True)}
+    suggestion: list[str] = []
+    for address in [*(last.to or []), *(last.cc or [])]:
+        address = str(address).lower()
+        base = address.split("+", 1)[0] + "@" + address.rpartition("@")[2] if "+" in address else address
+        if address and address not in ours and base not in ours and address not in customer_addresses and address not in suggestion:
+            suggestion.append(address)
+    return suggestion

@@ -64,7 +64,7 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
         {
             "ticket": ticket,
             "timeline": selectors.ticket_timeline(ticket=ticket),
-            "reply_form": ReplyForm(),
+            "reply_form": ReplyForm(initial={"cc": ", ".join(selectors.reply_cc_suggestion(ticket=ticket))}),
             "status_form": StatusForm(initial={"status": ticket.status}),
         },
     )
@@ -76,7 +76,7 @@ def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
     ticket = _ticket_or_404(request, number)
     form = ReplyForm(request.POST)
     if not form.is_valid():
-        flash.error(request, "The reply is empty or too long.")
+        flash.error(request, " ".join(e for errors in form.errors.values() for e in errors) or "The reply is not valid.")
         return redirect("tickets:detail", number=number)
     if form.cleaned_data["is_note"]:
         services.message_add_note(ticket=ticket, author=request.user, text=form.cleaned_data["text"])
@@ -89,7 +89,11 @@ def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
                 flash.error(request, str(exc))
     else:
         services.message_reply(
-            ticket=ticket, author=request.user, text=form.cleaned_data["text"], status=form.cleaned_data["status"] or None
+            ticket=ticket,
+            author=request.user,
+            text=form.cleaned_data["text"],
+            cc=form.cleaned_data["cc"],
+            status=form.cleaned_data["status"] or None,
         )
     return redirect("tickets:detail", number=number)
 

@@ -94,6 +94,7 @@ def test_new_ticket_gets_the_channels_acknowledgement(acking_channel, django_cap
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject == f"[#{ticket.number}] Got it, Ada"
     assert mail.outbox[0].to == ["ada@example.com"]
+    assert mail.outbox[0].extra_headers["Auto-Submitted"] == "auto-replied"  # RFC 3834: no autoresponder answers it
     ticket.refresh_from_db()
     assert ticket.first_response_at is None  # an automatic message is not a response
     assert ticket.status == Ticket.Status.NEW

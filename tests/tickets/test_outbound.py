@@ -108,3 +108,28 @@ def test_reply_html_is_sanitized(email_ticket, agent_user, django_capture_on_com
         reply = message_reply(ticket=email_ticket, author=agent_user, text="", html='<p onclick="x()">Hi<script>alert(1)</script></p>')
     assert reply.html == "<p>Hi</p>"
     assert reply.text == "Hi"
+
+
+def test_channel_from_name_signature_and_plus_addressed_reply_to(email_ticket, agent_user, django_capture_on_commit_callbacks):
+    from channels_inbox.selectors import ticket_reply_token
+
+    channel = email_ticket.channel
+    channel.config = {"from_name": "Acme Support", "signature": "-- \nAcme Support\nhttps://acme.example", "plus_addressing": True}
+    channel.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        message_reply(ticket=email_ticket, author=agent_user, text="Done.", html="<p>Done.</p>")
+    sent = mail.outbox[0]
+    assert sent.from_email == "Acme Support <support@parley.test>"
+    assert sent.reply_to == [f"support+{ticket_reply_token(email_ticket.number)}@parley.test"]
+    assert sent.body == "Done.\n\n-- \nAcme Support\nhttps://acme.example"
+    html, mimetype = sent.alternatives[0]
+    assert mimetype == "text/html" and html.startswith("<p>Done.</p><p>-- <br>Acme Support")
+    assert "Auto-Submitted" not in sent.extra_headers  # a person wrote it
+
+
+def test_channel_reply_to_without_plus_addressing(email_ticket, agent_user, django_capture_on_commit_callbacks):
+    email_ticket.channel.config = {"reply_to": "help@acme.example"}
+    email_ticket.channel.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        message_reply(ticket=email_ticket, author=agent_user, text="Hi")
+    assert mail.outbox[0].reply_to == ["help@acme.example"]

@@ -103,7 +103,7 @@ def test_internal_note_from_the_ticket_page(agent_client):
 def test_empty_reply_is_refused(agent_client):
     ticket = TicketFactory()
     response = agent_client.post(f"/tickets/{ticket.number}/reply/", {"text": ""}, follow=True)
-    assert "empty" in response.content.decode()
+    assert "This field is required" in response.content.decode()
     assert not ticket.messages.exists()
 
 
@@ -132,3 +132,26 @@ def test_internal_note_can_also_set_the_status(agent_client):
     ticket = TicketFactory(status=Ticket.Status.OPEN)
     agent_client.post(f"/tickets/{ticket.number}/reply/", {"text": "Waiting on vendor", "is_note": "on", "status": "on_hold"})
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.ON_HOLD
+
+
+def test_ccd_addresses_are_offered_on_the_reply_and_sent(agent_client, email_channel, django_capture_on_commit_callbacks):
+    from channels_inbox import services as inbound_services
+    from tests.emails import build_email
+
+    raw = build_email(to="support@parley.test, boss@example.com", headers={"Cc": "colleague@example.com, support+x@parley.test"})
+    inbound_services.inbound_process(inbound_id=inbound_services.inbound_store(channel=email_channel, raw=raw, enqueue=False).pk)
+    ticket = Ticket.objects.get()
+    page = agent_client.get(f"/tickets/{ticket.number}/").content.decode()
+    assert 'value="boss@example.com, colleague@example.com"' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_client.post(f"/tickets/{ticket.number}/reply/", {"text": "Hi all", "cc": "boss@example.com; colleague@example.com"})
+    assert mail.outbox[0].cc == ["boss@example.com", "colleague@example.com"]
+    assert ticket.messages.get(direction="outbound").cc == ["boss@example.com", "colleague@example.com"]
+
+
+def test_invalid_cc_is_refused_with_the_address_named(agent_client, email_channel):
+    ticket = TicketFactory(channel=email_channel)
+    response = agent_client.post(f"/tickets/{ticket.number}/reply/", {"text": "Hi", "cc": "not-an-address"}, follow=True)
+    assert "not-an-address is not an email address" in response.content.decode()
+    assert not ticket.messages.exists()
