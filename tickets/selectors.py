@@ -175,7 +175,7 @@ def ticket_list_for_agent(*, user: Any, view: str = "open", cursor: str | None =
 
 def ticket_timeline(*, ticket: Ticket) -> list[Message]:
     return list(
-        ticket.messages.select_related("author_customer", "author_user", "channel").prefetch_related("attachments")
+        ticket.messages.select_related("author_customer", "author_user", "channel", "ticket").prefetch_related("attachments")
     )
 
 
@@ -212,3 +212,9 @@ def reply_cc_suggestion(*, ticket: Ticket) -> list[str]:
         if address and address not in ours and base not in ours and address not in customer_addresses and address not in suggestion:
             suggestion.append(address)
     return suggestion
+
+
+def attachment_for_ticket(*, ticket: Ticket, attachment_id: int):
+    from tickets.models import Attachment
+
+    return Attachment.objects.filter(pk=attachment_id, message__ticket=ticket).first()
