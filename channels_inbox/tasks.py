@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 from celery import shared_task
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
-from channels_inbox import services
+from channels_inbox import imap, services
 from channels_inbox.exceptions import TransientChannelError
 
 
@@ -46,3 +49,44 @@ def deliver_message(self, message_id: int) -> str:
 def requeue_stale_inbound() -> int:
     """Beat, every few minutes: no stored message waits forever for a lost task."""
     return services.inbound_requeue_stale()
+
+
+# --- IMAP ---------------------------------------------------------------------------------
+
+# A poll is stopped after IMAP_POLL_TIME_LIMIT; its lock outlives that, so two polls of
+# one mailbox never overlap, and a worker killed mid-poll blocks the mailbox no longer.
+IMAP_POLL_TIME_LIMIT = 300
+IMAP_POLL_LOCK_SECONDS = IMAP_POLL_TIME_LIMIT + 30
+# A poll still queued after this long (workers were down) is dropped: beat queues a fresh one.
+IMAP_POLL_EXPIRES_SECONDS = 300
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def poll_imap_mailboxes() -> int:
+    """Beat, every IMAP_POLL_SECONDS: one poll task per active email channel with IMAP."""
+    channel_ids = imap.imap_channel_ids()
+    for channel_id in channel_ids:
+        poll_imap_channel.apply_async((channel_id,), expires=IMAP_POLL_EXPIRES_SECONDS)
+    return len(channel_ids)
+
+
+@shared_task(acks_late=True, time_limit=IMAP_POLL_TIME_LIMIT, soft_time_limit=IMAP_POLL_TIME_LIMIT - 30)
+def poll_imap_channel(channel_id: int) -> str:
+    """Poll one mailbox, unless another worker is polling it right now.
+
+    The cache lock only saves work: correctness does not depend on it (the poll locks
+    its state row for every message). A full batch queues the next poll at once rather
+    than waiting for beat, so a backlog drains at the speed of the workers.
+    """
+    key = f"imap-poll:{channel_id}"
+    token = uuid.uuid4().hex
+    if not cache.add(key, token, timeout=IMAP_POLL_LOCK_SECONDS):
+        return "locked"
+    try:
+        result = imap.imap_poll_channel(channel_id=channel_id)
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+    if result.has_more and not result.errors:
+        poll_imap_channel.apply_async((channel_id,), expires=IMAP_POLL_EXPIRES_SECONDS)
+    return result.summary()

@@ -204,6 +204,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Safety net: an inbound row whose task was lost (broker flushed or down when it was
     # queued) is queued again; processing is idempotent, so a second run is harmless.
     "requeue-stale-inbound": {"task": "channels_inbox.tasks.requeue_stale_inbound", "schedule": 300.0},
+    # IMAP mailboxes of email channels: one locked poll task per mailbox per tick.
+    "poll-imap": {"task": "channels_inbox.tasks.poll_imap_mailboxes", "schedule": env.int("IMAP_POLL_SECONDS", default=60)},
 }
 
 # --- Auth ----------------------------------------------------------------------------
@@ -246,6 +248,27 @@ PARLEY_COMPANY_NAME = env("PARLEY_COMPANY_NAME", default="Parley Demo")
 PARLEY_MAX_ATTACHMENT_BYTES = env.int("PARLEY_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
 # Raw inbound payloads larger than this are refused at the door (SMTP 552, HTTP 413).
 PARLEY_MAX_INBOUND_BYTES = env.int("PARLEY_MAX_INBOUND_BYTES", default=50 * 1024 * 1024)
+# `manage.py smtp_inbound`: where the inbound SMTP server listens (behind the company MTA;
+# no TLS, no AUTH, so loopback or a private network only).
+SMTP_INBOUND_HOST = env("SMTP_INBOUND_HOST", default="127.0.0.1")
+SMTP_INBOUND_PORT = env.int("SMTP_INBOUND_PORT", default=2525)
+
+# --- Inbound email webhooks (django-anymail, channels_inbox/webhooks.py) ---------------
+
+# Only the settings that are set: an empty Mailgun key would let anyone sign with "".
+# Without WEBHOOK_SECRET the providers that have only basic auth are refused (503).
+ANYMAIL = {
+    name: value
+    for name, value in {
+        # "user:password" (comma-separated to rotate), put in each provider's webhook URL.
+        "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+    }.items()
+    if value
+}
+# Providers post whole messages as form fields or JSON (Mailgun's body-mime, Postmark's
+# base64 attachments): Django's 2.5 MB default would refuse ordinary mail with attachments.
+DATA_UPLOAD_MAX_MEMORY_SIZE = PARLEY_MAX_INBOUND_BYTES
 
 # --- Internationalisation ------------------------------------------------------------
 
