@@ -1,0 +1,21 @@
+"""Inbound webhooks, mounted under ``/hooks/`` (``/hooks/<kind>/<channel-key>/...``)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from channels_inbox.webhooks import EMAIL_WEBHOOKS, MailgunInbound
+
+app_name = "channels_inbox"
+
+urlpatterns = [
+    # reverse("channels_inbox:email_inbound_postmark", kwargs={"channel_key": channel.public_key})
+    *(
+        path(f"email/<str:channel_key>/{esp}/inbound/", view.as_view(), name=f"email_inbound_{esp}")
+        for esp, view in EMAIL_WEBHOOKS.items()
+    ),
+    # Mailgun posts the raw MIME message (body-mime) only to a URL that ends in "mime"; the form
+    # without the slash is answered too, since a POST redirected to add it would be lost.
+    path("email/<str:channel_key>/mailgun/inbound_mime/", MailgunInbound.as_view(), name="email_inbound_mailgun_mime"),
+    path("email/<str:channel_key>/mailgun/inbound_mime", MailgunInbound.as_view()),
+]
