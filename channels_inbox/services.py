@@ -120,7 +120,7 @@ def message_deliver(*, message_id: int, final_attempt: bool) -> str:
             ticket_services.message_mark_failed(message_id=message.pk, error=f"{type(exc).__name__}: {exc}", final=True)
             return "failed"
         else:
-            ticket_services.message_mark_sent(message_id=message.pk, external_id=result.external_id)
+            ticket_services.message_mark_sent(message_id=message.pk, external_id=result.external_id, warning=result.detail)
             return "sent"
     if retry_error is not None:
         raise retry_error

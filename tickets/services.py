@@ -452,11 +452,19 @@ def message_add_note(*, ticket: Ticket, author: Any, text: str, html: str = "") 
 
 
 @transaction.atomic(savepoint=False)
-def message_mark_sent(*, message_id: int, external_id: str = "") -> None:
-    updates: dict[str, Any] = {"delivery_status": Message.DeliveryStatus.SENT, "sent_at": timezone.now(), "delivery_error": ""}
+def message_mark_sent(*, message_id: int, external_id: str = "", warning: str = "") -> None:
+    """Record a sent message; a ``warning`` (some recipients refused) is shown on it and noted."""
+    updates: dict[str, Any] = {
+        "delivery_status": Message.DeliveryStatus.SENT,
+        "sent_at": timezone.now(),
+        "delivery_error": warning[:2000],
+    }
     if external_id:
         updates["external_id"] = external_id[:512]
     Message.objects.filter(pk=message_id).update(**updates)
+    if warning:
+        message = Message.objects.select_related("ticket").get(pk=message_id)
+        message_add_note(ticket=message.ticket, author=None, text=f"A reply was sent, but not to everyone. {warning[:500]}")
 
 
 @transaction.atomic(savepoint=False)

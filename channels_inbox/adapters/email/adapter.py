@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import smtplib
 from email.utils import formataddr
 from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
 from django.utils.html import escape
 
 from channels_inbox.adapters.base import DeliveryResult, Envelope
@@ -23,6 +27,28 @@ if TYPE_CHECKING:
 
 
 # --- The adapter ----------------------------------------------------------------------
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _deliver(email: EmailMultiAlternatives) -> dict[str, tuple[int, bytes]]:
+    """Send through the configured backend; with SMTP, return the recipients the server
+    refused while accepting others (Django's backend drops them, and a lost CC must show)."""
+    connection = get_connection(fail_silently=False)
+    if not isinstance(connection, SMTPBackend):
+        connection.send_messages([email])
+        return {}
+    opened = connection.open()
+    try:
+        encoding = email.encoding or settings.DEFAULT_CHARSET
+        from_email = sanitize_address(email.from_email, encoding)
+        recipients = [sanitize_address(address, encoding) for address in email.recipients()]
+        return connection.connection.sendmail(from_email, recipients, email.message().as_bytes(linesep="\r\n")) or {}
+    finally:
+        if opened:
+            connection.close()
 
 
 def _reply_to(conf: EmailChannelSettings, from_address: str, number: int) -> list[str]:
@@ -50,10 +76,6 @@ class EmailAdapter:
 
     def send(self, message: Message) -> DeliveryResult:
         """Send an agent's reply by SMTP, threaded for the customer's mail client."""
-        import smtplib
-
-        from django.core.mail import EmailMultiAlternatives, get_connection
-
         ticket = message.ticket
         channel = message.channel
         if not message.to:
@@ -92,13 +114,21 @@ class EmailAdapter:
                 with attachment.file.open("rb") as fh:
                     email.attach(attachment.filename, fh.read(), attachment.content_type)
         try:
-            get_connection(fail_silently=False).send_messages([email])
+            refused = _deliver(email)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise PermanentChannelError(f"recipient refused: {exc.recipients}") from exc
+            # Every recipient refused: temporary only if every refusal was a 4xx (greylisting).
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in exc.recipients.items())
+            if codes and all(400 <= code < 500 for code in codes):
+                raise TransientChannelError(f"recipients deferred: {detail}") from exc
+            raise PermanentChannelError(f"recipients refused: {detail}") from exc
         except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
             if 500 <= exc.smtp_code < 600:
-                raise PermanentChannelError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-            raise TransientChannelError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+                raise PermanentChannelError(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
+            raise TransientChannelError(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientChannelError(f"{type(exc).__name__}: {exc}") from exc
+        if refused:
+            detail = "; ".join(f"{addr} ({code} {_text(msg)})" for addr, (code, msg) in refused.items())
+            return DeliveryResult(external_id=message.external_id or "", detail=f"Not accepted for: {detail}")
         return DeliveryResult(external_id=message.external_id or "")
