@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from io import StringIO
@@ -15,6 +17,7 @@ from django.db.models import F, Max, Min, Q
 from django.test import override_settings
 
 from channels_inbox.models import Channel
+from tickets.demo.topics import TOPICS
 from tickets.models import (
     AgentProfile,
     Customer,
@@ -266,3 +269,86 @@ def test_the_same_size_gives_the_same_data_and_a_larger_size_only_adds(empty_hel
 def test_size_must_not_be_negative():
     with pytest.raises(CommandError):
         seed("--size", "-1")
+
+
+# --- The conversations' lines -----------------------------------------------------------------
+
+CASE_LINES = ("ask", "chat", "answer", "follow_up", "hold", "resolution", "note")
+PLACEHOLDERS = {"order", "invoice", "amount", "plan", "date", "browser", "device", "mobile", "city", "ref"}
+STOPWORDS = set(
+    "the and for our your you with this that can how what where who any has have not but are was were its i'd i'm "
+    "can't don't hasn't isn't since from into there they them then than just all get got now please would could "
+    "should does did need like want way".split()
+)
+
+
+def keywords(text: str) -> set[str]:
+    """Content words, cut to four letters so "charged" meets "charge"; placeholders as they are."""
+    words = re.findall(r"\{\w+\}|[a-z0-9]+(?:'[a-z]+)?", text.lower())
+    return {w if w.startswith("{") else w[:4] for w in words if len(w) >= 3 and w not in STOPWORDS}
+
+
+def topic_lines() -> Iterator[tuple[str, int | None, str]]:
+    """Every line of every topic as (topic key, case index or None for the topic's own, line)."""
+    for topic in TOPICS:
+        for i, case in enumerate(topic.cases):
+            for line in (*case.subjects, *(getattr(case, name) for name in CASE_LINES)):
+                yield topic.key, i, line
+        yield topic.key, None, topic.reopen
+        yield topic.key, None, topic.reopen_reply
+
+
+def test_each_subject_comes_with_the_request_it_names():
+    """A ticket's subject, first message and replies come from one case, so a subject must
+    name what its case's messages are about (a subject about PDF export once came with a
+    message asking for dark mode, because both were drawn separately)."""
+    assert len(TOPICS) == 15
+    assert len({t.key for t in TOPICS}) == len(TOPICS)
+    for topic in TOPICS:
+        assert len(topic.cases) >= 2, topic.key
+        for case in topic.cases:
+            assert case.subjects and all(getattr(case, name).strip() for name in CASE_LINES), (topic.key, case)
+            for subject in case.subjects:
+                for request in (case.ask, case.chat):
+                    assert keywords(subject) & keywords(request), (topic.key, subject, request)
+                # What the subject quotes (the order, the amount), the customer's email says.
+                assert keywords(subject) & {f"{{{p}}}" for p in PLACEHOLDERS} <= keywords(case.ask), (topic.key, subject)
+
+
+def test_topic_lines_are_unique_and_use_known_placeholders():
+    lines = [line for _, _, line in topic_lines()]
+    assert [line for line, n in Counter(lines).items() if n > 1] == []
+    for line in lines:
+        names = {name for _, name, _, _ in string.Formatter().parse(line) if name is not None}
+        assert names <= PLACEHOLDERS, line
+
+
+def pattern(line: str) -> re.Pattern[str]:
+    """The line with any value in its placeholders (words, numbers, "#123", "$49.00", "INV-2025-00042")."""
+    parts = re.split(r"(\{\w+\})", line)
+    return re.compile("".join(r"[\w#$.\- ]+?" if re.fullmatch(r"\{\w+\}", part) else re.escape(part) for part in parts))
+
+
+def test_each_ticket_keeps_to_one_case_of_one_topic(demo):
+    """Every topic line in a ticket (its subject, the customer's messages, the replies, the
+    notes) comes from the same case of the same topic."""
+    origins = [(pattern(line), line.split("{")[0], (key, i)) for key, i, line in topic_lines()]
+    subjects = {(t.key, i): [pattern(s) for s in case.subjects] for t in TOPICS for i, case in enumerate(t.cases)}
+    seen = Counter()
+    for ticket in Ticket.objects.select_related("channel").prefetch_related("messages"):
+        found = {
+            origin
+            for message in ticket.messages.all()
+            for text in message.text.splitlines()
+            for regex, prefix, origin in origins
+            if text.startswith(prefix) and regex.fullmatch(text)
+        }
+        cases = {origin for origin in found if origin[1] is not None}
+        assert len(cases) == 1, (ticket.pk, ticket.subject, sorted(found, key=str))
+        case = cases.pop()
+        assert {key for key, _ in found} == {case[0]}, (ticket.pk, found)
+        if ticket.channel.kind in ("email", "api"):
+            assert any(regex.fullmatch(ticket.subject) for regex in subjects[case]), (ticket.pk, ticket.subject, case)
+        seen[case] += 1
+    assert len(seen) > 30  # the demo shows most cases
+
