@@ -55,7 +55,7 @@ test: $(DEV_STAMP)
 	SECRET_KEY="$${SECRET_KEY:-test-only-$$(date +%s)}" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 worker: $(RUN_STAMP)
-	$(BIN)/celery -A helpdesk worker --loglevel INFO
+	DATABASE_CONN_MAX_AGE=$${DATABASE_CONN_MAX_AGE:-600} $(BIN)/celery -A helpdesk worker --loglevel INFO
 
 beat: $(RUN_STAMP)
 	$(BIN)/celery -A helpdesk beat --loglevel INFO
