@@ -23,11 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import random
+import re
 import sys
 import time
 import uuid
+import zlib
 from collections import Counter
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -40,7 +43,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection, transaction  # noqa: E402
+from django.db import connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from channels_inbox import services  # noqa: E402
@@ -161,11 +164,51 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now (Linux), in MiB."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+_FROM_RE = re.compile(rb"^From: .*?([^<\s]+@[^>\s]+)", re.MULTILINE)
+
+
+def ingest(channel: Channel, raws: list[bytes]) -> dict:
+    """Store and process each message, one transaction each, as a receiver and a worker would."""
+    outcomes: Counter[str] = Counter()
+    latencies: list[float] = []
+    rss = {"start": round(rss_mb(), 1)}
+    marks = {len(raws) // 10: "after_10_percent", len(raws) // 2: "after_50_percent"}
+    for index, raw in enumerate(raws, start=1):
+        t0 = time.perf_counter()
+        inbound = services.inbound_store(channel=channel, raw=raw, source="bench", enqueue=False)
+        result = services.inbound_process(inbound_id=inbound.pk)
+        latencies.append(time.perf_counter() - t0)
+        outcomes[result.outcome] += 1
+        if result.outcome == "quarantined":
+            print(f"quarantined inbound #{inbound.pk}: {result.error}", file=sys.stderr)
+        if index in marks:
+            rss[marks[index]] = round(rss_mb(), 1)
+    rss["end"] = round(rss_mb(), 1)
+    return {"outcomes": dict(outcomes), "latencies": latencies, "rss_mb": rss}
+
+
+def _child(channel_id: int, raws: list[bytes], queue: multiprocessing.Queue) -> None:
+    try:
+        queue.put(ingest(Channel.objects.get(pk=channel_id), raws))
+    except BaseException as exc:  # the parent must hear of it, not wait forever
+        queue.put({"error": f"{type(exc).__name__}: {exc}"})
+        raise
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000, help="emails to ingest (default 2000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generated mail")
     parser.add_argument("--fresh", action="store_true", help="first delete what earlier runs of this bench added")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="parallel ingesting processes, like that many workers (default 1)"
+    )
     args = parser.parse_args()
 
     # Log lines go to stderr: stdout carries the one JSON result.
@@ -179,29 +222,48 @@ def main() -> None:
     # A fresh run token keeps Message-IDs unique across runs, so a rerun is not all duplicates.
     raws = generate(count=args.count, seed=args.seed, run=uuid.uuid4().hex[:10])
 
-    outcomes: Counter[str] = Counter()
-    latencies: list[float] = []
-    started = time.perf_counter()
-    for raw in raws:
-        t0 = time.perf_counter()
-        inbound = services.inbound_store(channel=channel, raw=raw, source="bench", enqueue=False)
-        result = services.inbound_process(inbound_id=inbound.pk)
-        latencies.append(time.perf_counter() - t0)
-        outcomes[result.outcome] += 1
-        if result.outcome == "quarantined":
-            print(f"quarantined inbound #{inbound.pk}: {result.error}", file=sys.stderr)
-    seconds = time.perf_counter() - started
+    if args.processes <= 1:
+        started = time.perf_counter()
+        runs = [ingest(channel, raws)]
+        seconds = time.perf_counter() - started
+    else:
+        # Split by sender, so a conversation stays in one process in order, as it would
+        # with the customer row lock serialising one customer's messages.
+        shares: list[list[bytes]] = [[] for _ in range(args.processes)]
+        for raw in raws:
+            match = _FROM_RE.search(raw)
+            shares[zlib.crc32(match.group(1) if match else raw[:64]) % args.processes].append(raw)
+        connections.close_all()  # each process opens its own
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        children = [context.Process(target=_child, args=(channel.pk, share, queue)) for share in shares]
+        started = time.perf_counter()
+        for child in children:
+            child.start()
+        runs = [queue.get() for _ in children]
+        seconds = time.perf_counter() - started
+        for child in children:
+            child.join()
+        failed = [run["error"] for run in runs if "error" in run]
+        if failed:
+            raise SystemExit(f"a benchmark process failed: {failed}")
 
+    latencies = [value for run in runs for value in run["latencies"]]
+    outcomes: Counter[str] = Counter()
+    for run in runs:
+        outcomes.update(run["outcomes"])
     print(
         json.dumps(
             {
                 "benchmark": "ingest_email",
                 "messages": len(raws),
+                "processes": max(1, args.processes),
                 "seconds": round(seconds, 3),
                 "messages_per_second": round(len(raws) / seconds, 1) if seconds else None,
                 "p50_ms": round(percentile(latencies, 0.50) * 1000, 2) if latencies else None,
                 "p95_ms": round(percentile(latencies, 0.95) * 1000, 2) if latencies else None,
-                "database": connection.vendor,
+                "rss_mb": [run["rss_mb"] for run in runs],
+                "database": connections["default"].vendor,
                 "outcomes": dict(outcomes),
             }
         )
