@@ -133,6 +133,9 @@ if FULL_MODE:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A dead database answers /healthz (and requests) with an error in seconds, not minutes.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+    # Server-side parameter binding lets psycopg prepare the statements a process repeats
+    # (the pipeline's few dozen, thousands of times): PostgreSQL stops re-planning them.
+    DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True))
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
