@@ -7,9 +7,10 @@ broken or missing MIME boundaries, hostile HTML and NUL bytes. So:
 - The standard library splits the message into parts, but header values are taken raw
   and decoded here (``decode_header_value``): encoded words in unknown charsets, words
   split inside a character and raw UTF-8 or Windows-1252 bytes all become readable text.
-  The legacy (compat32) policy is used first because it hands over raw values; the
-  modern policy's header objects replace undecodable bytes with U+FFFD before we can
-  repair them, raise on some malformed headers, and drop backslashes from file names.
+  Messages are parsed with the modern policy (compat32 only as a fallback for a structure
+  it refuses), but header values are never read through its header objects, which replace
+  undecodable bytes with U+FFFD before they can be repaired, raise on some malformed
+  headers, and drop backslashes from file names: ``raw_items`` gives the source text.
 - Body bytes are decoded by ``decode_bytes``: the declared charset (widened to the
   superset mail programs really use: ISO-8859-1 means Windows-1252, GB2312 means
   GB18030...) unless the bytes are clean UTF-8, the most common mislabelling.

@@ -28,8 +28,9 @@ from channels_inbox.adapters.email.decoding import (
 )
 from channels_inbox.exceptions import ParseError
 
-# Raw header values first (compat32); the modern policy only when the legacy parser chokes.
-_PARSE_POLICIES = (policy.compat32, policy.default)
+# The modern policy first (the standard library's default); the legacy one only as a fallback
+# for structures it refuses. Headers are decoded by our own code from their raw bytes either way.
+_PARSE_POLICIES = (policy.default, policy.compat32)
 # Writes an attached message back as it arrived: no refolding, 8-bit bytes left alone.
 _VERBATIM = policy.default.clone(refold_source="none", cte_type="8bit", linesep="\r\n")
 _MAX_DEPTH = 30  # MIME nesting deeper than this is an attack, not a message
