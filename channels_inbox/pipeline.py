@@ -56,6 +56,7 @@ class Context:
     is_new_ticket: bool = False
     follow_up_of: int | None = None
     linked_to: Ticket | None = None
+    team_id: int | None = None
     outcome: str | None = None  # set by a step that ends the chain
     reason: str = ""
 
@@ -97,12 +98,13 @@ def drop_own_mail(ctx: Context) -> None:
 
 def identify_customer(ctx: Context) -> None:
     sender = ctx.envelope.sender
+    # customer_identify leaves the customer row locked until the end of the transaction
+    # (its last-seen update; a new customer is invisible until commit and its identity's
+    # unique constraint serialises racing creators): messages of one customer are processed
+    # one at a time, so two messages of a new conversation cannot open two tickets.
     ctx.customer = ticket_services.customer_identify(
         kind=sender.kind, address=sender.address, display_name=sender.display_name, is_verified=sender.is_verified
     )
-    # Messages of one customer are processed one at a time, so two messages of a new
-    # conversation arriving together cannot open two tickets.
-    ctx.customer = ticket_selectors.customer_lock(customer_id=ctx.customer.pk)
 
 
 def drop_loop(ctx: Context) -> None:
@@ -175,6 +177,7 @@ def open_ticket(ctx: Context) -> None:
         language=env.language or ctx.customer.language,
         priority=Ticket.Priority.HIGH if ctx.customer.is_vip else Ticket.Priority.NORMAL,
         linked_ticket=ctx.linked_to,
+        team_id=ctx.team_id,
         extra_event_data=(
             {"follow_up_of": ctx.follow_up_of}
             if ctx.follow_up_of
@@ -212,10 +215,10 @@ def append_message(ctx: Context) -> None:
 
 
 def route(ctx: Context) -> None:
-    """Initial routing: a new ticket joins its channel's default team (the rules engine refines this)."""
-    assert ctx.ticket is not None
-    if ctx.is_new_ticket and ctx.ticket.team_id is None and ctx.channel.default_team_id:
-        ctx.ticket = ticket_services.ticket_set_team(ticket=ctx.ticket, team_id=ctx.channel.default_team_id, actor=SYSTEM)
+    """Initial routing: a new ticket opens in its channel's default team (the rules engine
+    refines this). Decided before the ticket exists, so it is created with its team."""
+    if ctx.ticket is None:
+        ctx.team_id = ctx.channel.default_team_id
 
 
 def record_bounce(ctx: Context) -> None:
@@ -251,10 +254,10 @@ STEPS: list[Callable[[Context], None]] = [
     identify_customer,
     drop_loop,
     find_thread,
+    route,
     open_ticket,
     append_message,
     record_bounce,
-    route,
     acknowledge,
 ]
 

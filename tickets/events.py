@@ -56,12 +56,12 @@ def _record(
     )
 
 
-def created(ticket: Ticket, *, actor: Actor, at: dt.datetime | None = None) -> TicketEvent:
+def created(ticket: Ticket, *, actor: Actor, at: dt.datetime | None = None, extra: dict[str, Any] | None = None) -> TicketEvent:
     return _record(
         ticket,
         TicketEvent.Kind.CREATED,
         actor=actor,
-        data={"channel": ticket.channel_id, "status": ticket.status, "priority": ticket.priority},
+        data={"channel": ticket.channel_id, "status": ticket.status, "priority": ticket.priority, **(extra or {})},
         at=at,
     )
 

@@ -36,12 +36,12 @@ def ticket_for_message_ids(*, message_ids: Sequence[str]) -> Ticket | None:
     ids = list(dict.fromkeys(m for m in message_ids if m and "@" in m))
     if not ids:
         return None
-    found = dict(
-        Message.objects.filter(external_id__in=ids).order_by("created_at", "id").values_list("external_id", "ticket_id")
-    )
+    found: dict[str, Ticket] = {}
+    for message in Message.objects.filter(external_id__in=ids).select_related("ticket").order_by("created_at", "id"):
+        found.setdefault(message.external_id, message.ticket)
     for message_id in ids:
         if message_id in found:
-            return _follow_merges(Ticket.objects.filter(pk=found[message_id]).first())
+            return _follow_merges(found[message_id])
     return None
 
 
@@ -181,11 +181,6 @@ def ticket_timeline(*, ticket: Ticket) -> list[Message]:
 
 def message_exists(*, channel: Channel, external_id: str) -> bool:
     return bool(external_id) and Message.objects.filter(channel=channel, external_id=external_id).exists()
-
-
-def customer_lock(*, customer_id: int) -> Customer:
-    """The customer row, locked until the end of the transaction (serialises their messages)."""
-    return Customer.objects.select_for_update().get(pk=customer_id)
 
 
 def outbound_message_for_external_id(*, external_id: str) -> Message | None:

@@ -80,6 +80,9 @@ def customer_identify(
 ) -> Customer:
     """The customer behind an identity, created on first contact; marks them as seen.
 
+    The last-seen update locks the customer's row until the caller's transaction ends; the
+    pipeline relies on it to process one customer's messages one at a time.
+
     Safe under concurrency: two workers meeting the same new sender race on the
     identity's unique constraint and both end with the same customer.
     """
@@ -131,9 +134,11 @@ def ticket_open(
     language: str = "",
     created_at: dt.datetime | None = None,
     linked_ticket: Ticket | None = None,
+    team_id: int | None = None,
     extra_event_data: dict[str, Any] | None = None,
 ) -> Ticket:
-    """Open a new ticket for a customer on a channel (status new), numbered and logged."""
+    """Open a new ticket for a customer on a channel (status new), numbered and logged;
+    a team given here is recorded as the system's routing decision."""
     now = created_at or timezone.now()
     ticket = Ticket.objects.create(
         subject=subject[:500],
@@ -144,15 +149,15 @@ def ticket_open(
         language=language[:16],
         thread_key=thread_key[:255],
         linked_ticket=linked_ticket,
+        team_id=team_id,
         created_at=now,
         updated_at=now,
     )
     ticket.number = ticket.pk
     Ticket.objects.filter(pk=ticket.pk).update(number=ticket.number)
-    event = events.created(ticket, actor=actor, at=now)
-    if extra_event_data:
-        event.data.update(extra_event_data)
-        event.save(update_fields=["data"])
+    events.created(ticket, actor=actor, at=now, extra=extra_event_data)
+    if team_id is not None:
+        events.team_changed(ticket, old_id=None, new_id=team_id, actor=SYSTEM)
     publish_on_commit("ticket.created", ticket_id=ticket.pk)
     return ticket
 
