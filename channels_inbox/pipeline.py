@@ -24,7 +24,7 @@ from channels_inbox.models import Channel, InboundMessage
 from channels_inbox.selectors import split_plus_address, ticket_number_from_token
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
-from tickets.events import SYSTEM, Actor
+from tickets.events import Actor
 from tickets.exceptions import DuplicateMessage
 from tickets.models import Customer, Message, Ticket
 from tickets.placeholders import render_placeholders

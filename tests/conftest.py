@@ -54,3 +54,17 @@ def agent_user(db):
 def agent_client(client, agent_user):
     client.force_login(agent_user)
     return client
+
+
+@pytest.fixture
+def email_ticket(email_channel):
+    """A ticket opened by Ada's first email ("Refund please", Message-ID root@example.com)."""
+    from channels_inbox import services as inbound_services
+    from tests.emails import build_email
+    from tickets.models import Ticket
+
+    inbound = inbound_services.inbound_store(
+        channel=email_channel, raw=build_email(message_id="root@example.com", subject="Refund please"), enqueue=False
+    )
+    inbound_services.inbound_process(inbound_id=inbound.pk)
+    return Ticket.objects.get()

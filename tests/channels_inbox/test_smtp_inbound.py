@@ -25,7 +25,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from channels_inbox import services
-from channels_inbox.models import Channel, InboundMessage
+from channels_inbox.models import InboundMessage
 from channels_inbox.selectors import ticket_reply_token
 from channels_inbox.smtp_inbound import MAX_RECIPIENTS, InboundController, build_controller, serve
 from tests.conftest import full_mode_only

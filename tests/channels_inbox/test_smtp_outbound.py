@@ -22,15 +22,6 @@ from tickets.services import message_reply
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def email_ticket(email_channel) -> Ticket:
-    inbound = inbound_services.inbound_store(
-        channel=email_channel, raw=build_email(message_id="root@example.com", subject="Refund please"), enqueue=False
-    )
-    inbound_services.inbound_process(inbound_id=inbound.pk)
-    return Ticket.objects.get()
-
-
 def reply_now(ticket: Ticket, author, capture, **kwargs) -> Message:
     """An agent's reply, committed, its delivery task run (eagerly) as after a real commit."""
     with capture(execute=True):

@@ -5,21 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from channels_inbox import services as inbound_services
-from tests.emails import build_email
 from tickets.models import Message, Ticket, TicketEvent
 from tickets.services import message_add_note, message_reply
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def email_ticket(email_channel) -> Ticket:
-    inbound = inbound_services.inbound_store(
-        channel=email_channel, raw=build_email(message_id="root@example.com", subject="Refund please"), enqueue=False
-    )
-    inbound_services.inbound_process(inbound_id=inbound.pk)
-    return Ticket.objects.get()
 
 
 def test_reply_is_sent_by_email_threaded_for_the_customer(email_ticket, agent_user, django_capture_on_commit_callbacks):
