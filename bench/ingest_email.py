@@ -21,17 +21,21 @@ object on stdout (logs go to stderr)::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import multiprocessing
 import os
 import random
 import re
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 import zlib
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -173,12 +177,28 @@ def rss_mb() -> float:
 _FROM_RE = re.compile(rb"^From: .*?([^<\s]+@[^>\s]+)", re.MULTILINE)
 
 
-def ingest(channel: Channel, raws: list[bytes]) -> dict:
+def write_share(path: Path, raws: list[bytes]) -> None:
+    """Length-prefixed raw messages in a file, so a process streams its share instead of
+    holding it (held bytes would be copied into a forked child as it touches them, and
+    look like the pipeline's own memory growth)."""
+    with path.open("wb") as fh:
+        for raw in raws:
+            fh.write(len(raw).to_bytes(4, "big"))
+            fh.write(raw)
+
+
+def read_share(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while header := fh.read(4):
+            yield fh.read(int.from_bytes(header, "big"))
+
+
+def ingest(channel: Channel, raws: Iterable[bytes], count: int) -> dict:
     """Store and process each message, one transaction each, as a receiver and a worker would."""
     outcomes: Counter[str] = Counter()
     latencies: list[float] = []
     rss = {"start": round(rss_mb(), 1)}
-    marks = {len(raws) // 10: "after_10_percent", len(raws) // 2: "after_50_percent"}
+    marks = {count // 10: "after_10_percent", count // 2: "after_50_percent"}
     for index, raw in enumerate(raws, start=1):
         t0 = time.perf_counter()
         inbound = services.inbound_store(channel=channel, raw=raw, source="bench", enqueue=False)
@@ -193,9 +213,9 @@ def ingest(channel: Channel, raws: list[bytes]) -> dict:
     return {"outcomes": dict(outcomes), "latencies": latencies, "rss_mb": rss}
 
 
-def _child(channel_id: int, raws: list[bytes], queue: multiprocessing.Queue) -> None:
+def _child(channel_id: int, share: Path, count: int, queue: multiprocessing.Queue) -> None:
     try:
-        queue.put(ingest(Channel.objects.get(pk=channel_id), raws))
+        queue.put(ingest(Channel.objects.get(pk=channel_id), read_share(share), count))
     except BaseException as exc:  # the parent must hear of it, not wait forever
         queue.put({"error": f"{type(exc).__name__}: {exc}"})
         raise
@@ -222,9 +242,10 @@ def main() -> None:
     # A fresh run token keeps Message-IDs unique across runs, so a rerun is not all duplicates.
     raws = generate(count=args.count, seed=args.seed, run=uuid.uuid4().hex[:10])
 
+    total = len(raws)
     if args.processes <= 1:
         started = time.perf_counter()
-        runs = [ingest(channel, raws)]
+        runs = [ingest(channel, raws, total)]
         seconds = time.perf_counter() - started
     else:
         # Split by sender, so a conversation stays in one process in order, as it would
@@ -233,10 +254,19 @@ def main() -> None:
         for raw in raws:
             match = _FROM_RE.search(raw)
             shares[zlib.crc32(match.group(1) if match else raw[:64]) % args.processes].append(raw)
+        folder = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+        paths = [folder / f"share-{i}" for i in range(args.processes)]
+        for path, share in zip(paths, shares):
+            write_share(path, share)
+        counts = [len(share) for share in shares]
+        del raws, shares  # the children stream their shares from disk
+        gc.collect()
         connections.close_all()  # each process opens its own
         context = multiprocessing.get_context("fork")
         queue = context.Queue()
-        children = [context.Process(target=_child, args=(channel.pk, share, queue)) for share in shares]
+        children = [
+            context.Process(target=_child, args=(channel.pk, path, count, queue)) for path, count in zip(paths, counts)
+        ]
         started = time.perf_counter()
         for child in children:
             child.start()
@@ -244,6 +274,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         for child in children:
             child.join()
+        shutil.rmtree(folder, ignore_errors=True)
         failed = [run["error"] for run in runs if "error" in run]
         if failed:
             raise SystemExit(f"a benchmark process failed: {failed}")
@@ -256,10 +287,10 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "ingest_email",
-                "messages": len(raws),
+                "messages": total,
                 "processes": max(1, args.processes),
                 "seconds": round(seconds, 3),
-                "messages_per_second": round(len(raws) / seconds, 1) if seconds else None,
+                "messages_per_second": round(total / seconds, 1) if seconds else None,
                 "p50_ms": round(percentile(latencies, 0.50) * 1000, 2) if latencies else None,
                 "p95_ms": round(percentile(latencies, 0.95) * 1000, 2) if latencies else None,
                 "rss_mb": [run["rss_mb"] for run in runs],
