@@ -89,3 +89,15 @@ def test_hostile_html_in_a_message_never_reaches_the_page(agent_client, email_ch
     ticket = ingest(email_channel, build_email(html=html))
     page = agent_client.get(f"/tickets/{ticket.number}/").content.decode()
     assert "onerror" not in page and "alert(2)" not in page and "javascript:" not in page and "alert(4)" not in page
+
+
+def test_ticket_page_queries_do_not_grow_with_the_conversation(agent_client, email_channel, django_assert_max_num_queries):
+    from tests.factories import AttachmentFactory, MessageFactory
+
+    ticket = ingest(email_channel, build_email())
+    for i in range(25):
+        message = MessageFactory(ticket=ticket, text=f"message {i}\n\nOn Mon, Sam wrote:\n> earlier")
+        AttachmentFactory(message=message)
+    with django_assert_max_num_queries(16):
+        response = agent_client.get(f"/tickets/{ticket.number}/")
+    assert response.status_code == 200 and "message 24" in response.content.decode()
