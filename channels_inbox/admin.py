@@ -1,13 +1,34 @@
 """Admin pages for channels and the durable inbox (with replay of quarantined messages)."""
 
+from django import forms
 from django.contrib import admin, messages
 
+from channels_inbox.adapters.email.config import validate as validate_email_config
 from channels_inbox.models import Channel, InboundMessage
+
+
+class ChannelForm(forms.ModelForm):
+    """Per-kind settings are checked when saved, not discovered when a poll fails."""
+
+    class Meta:
+        model = Channel
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == Channel.Kind.EMAIL:
+            problems = validate_email_config(cleaned.get("config") or {})
+            if problems:
+                self.add_error("config", "; ".join(problems))
+            if not cleaned.get("inbound_address"):
+                self.add_error("inbound_address", "An email channel needs the address customers write to.")
+        return cleaned
 from channels_inbox.services import inbound_replay
 
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
     list_display = ["name", "kind", "inbound_address", "default_team", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "inbound_address", "public_key"]

@@ -123,3 +123,18 @@ def test_tickets_cannot_be_edited_in_the_admin_bypassing_the_event_log(client):
     response = client.post(f"/admin/tickets/ticket/{ticket.pk}/change/", {"status": "solved"})
     assert response.status_code == 403
     assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.OPEN
+
+
+def test_email_channel_config_is_validated_when_saved_in_the_admin():
+    from channels_inbox.admin import ChannelForm
+
+    data = {"kind": "email", "name": "Support", "public_key": "k1", "inbound_address": "help@acme.example",
+            "is_active": True, "config": '{"imap": {"port": "x"}, "thread_by_subject_days": -1}', "secrets": "{}"}
+    form = ChannelForm(data=data)
+    assert not form.is_valid()
+    assert "imap needs at least a host" in form.errors["config"][0]
+    assert "thread_by_subject_days" in form.errors["config"][0]
+    data["config"] = '{"imap": {"host": "imap.acme.example", "security": "ssl"}}'
+    assert ChannelForm(data=data).is_valid(), ChannelForm(data=data).errors
+    data["inbound_address"] = ""
+    assert "inbound_address" in ChannelForm(data=data).errors
