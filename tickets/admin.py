@@ -5,8 +5,10 @@ from django.contrib import admin
 from tickets.models import (
     AgentProfile,
     Attachment,
+    CompanyProfile,
     Customer,
     CustomerIdentity,
+    Macro,
     Message,
     Organization,
     OrganizationDomain,
@@ -125,3 +127,16 @@ class TicketEventAdmin(ReadOnlyAdmin):
     list_display = ["ticket", "kind", "actor_kind", "created_at"]
     list_filter = ["kind", "actor_kind"]
     raw_id_fields = ["ticket", "actor_user", "actor_customer", "message"]
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "is_note", "set_status", "is_active", "usage_count"]
+    list_filter = ["is_active", "is_note"]
+    search_fields = ["name", "body"]
+    raw_id_fields = ["owner"]
+
+
+@admin.register(CompanyProfile)
+class CompanyProfileAdmin(admin.ModelAdmin):
+    list_display = ["name", "support_email", "time_zone"]

@@ -34,6 +34,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("tickets", "agentprofile"): ("view", "change"),
         ("channels_inbox", "channel"): ("view",),
         ("channels_inbox", "inboundmessage"): ("view",),
+        ("tickets", "macro"): ("view", "add", "change", "delete"),
+        ("tickets", "savedview"): ("view", "add", "change", "delete"),
+        ("tickets", "companyprofile"): ("view",),
     },
     AGENT: {
         ("tickets", "ticket"): ("view", "add", "change"),
@@ -47,6 +50,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("tickets", "team"): ("view",),
         ("tickets", "agentprofile"): ("view",),
         ("channels_inbox", "channel"): ("view",),
+        ("tickets", "macro"): ("view",),
+        ("tickets", "savedview"): ("view", "add", "change", "delete"),
+        ("tickets", "companyprofile"): ("view",),
     },
 }
 

@@ -1,13 +1,13 @@
 from django.urls import path
 
-from tickets import views
+from tickets.views import inbox, ticket
 
 app_name = "tickets"
 
 urlpatterns = [
-    path("", views.inbox, name="inbox"),
-    path("tickets/<int:number>/", views.ticket_detail, name="detail"),
-    path("tickets/<int:number>/reply/", views.ticket_reply, name="reply"),
-    path("tickets/<int:number>/status/", views.ticket_status, name="status"),
-    path("tickets/<int:number>/attachments/<int:attachment_id>/", views.attachment_download, name="attachment"),
+    path("", inbox.inbox, name="inbox"),
+    path("tickets/<int:number>/", ticket.ticket_detail, name="detail"),
+    path("tickets/<int:number>/reply/", ticket.ticket_reply, name="reply"),
+    path("tickets/<int:number>/status/", ticket.ticket_status, name="status"),
+    path("tickets/<int:number>/attachments/<int:attachment_id>/", ticket.attachment_download, name="attachment"),
 ]

@@ -122,7 +122,7 @@ class Story:
         }[self.kind]()
 
     def _set_status(self, new: str, *, who: Who) -> None:
-        """tickets.services._set_status: timestamps, reopen counting and its events."""
+        """tickets.services.tickets._set_status: timestamps, reopen counting and its events."""
         t, old = self.ticket, self.ticket.status
         if old == new:
             return

@@ -214,6 +214,12 @@ class TicketEvent(models.Model):
         MERGED = "merged", "Merged"
         SLA_BREACHED = "sla_breached", "SLA breached"
         DELIVERY_FAILED = "delivery_failed", "Delivery failed"
+        SPLIT = "split", "Split"
+        CUSTOMER_CHANGED = "customer_changed", "Customer changed"
+        MACRO_APPLIED = "macro_applied", "Macro applied"
+        RULE_FIRED = "rule_fired", "Rule fired"
+        SLA_APPLIED = "sla_applied", "SLA policy applied"
+        SURVEY_ANSWERED = "survey_answered", "Survey answered"
 
     class ActorKind(models.TextChoices):
         CUSTOMER = "customer", "Customer"

@@ -1,4 +1,4 @@
-"""Agent pages: parse the request, call one selector or service, render.
+"""The ticket page and its actions. Agent pages: parse the request, call one selector or service, render.
 
 The full workspace (views, search, bulk actions, the customer panel) arrives with its own
 issue; these pages make the demo usable: an inbox, a ticket, a reply box.
@@ -7,7 +7,6 @@ issue; these pages make the demo usable: an inbox, a ticket, a reply box.
 from __future__ import annotations
 
 from django.contrib import messages as flash
-from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -16,48 +15,12 @@ from tickets import selectors, services
 from tickets.events import Actor
 from tickets.exceptions import InvalidTransition
 from tickets.forms import ReplyForm, StatusForm
-
-INBOX_VIEWS = [
-    ("open", "All open"),
-    ("mine", "Mine"),
-    ("unassigned", "Unassigned"),
-    ("pending", "Pending"),
-    ("solved", "Recently solved"),
-]
+from tickets.views.base import staff_required, ticket_or_404
 
 
-def _staff_required(view):
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_staff:
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return login_required(wrapped)
-
-
-@_staff_required
-def inbox(request: HttpRequest) -> HttpResponse:
-    view = request.GET.get("view", "open")
-    if view not in dict(INBOX_VIEWS):
-        view = "open"
-    page = selectors.ticket_list_for_agent(user=request.user, view=view, cursor=request.GET.get("cursor"))
-    context = {"page": page, "view": view, "views": INBOX_VIEWS}
-    template = "tickets/inbox.html#rows" if getattr(request, "htmx", False) else "tickets/inbox.html"
-    return render(request, template, context)
-
-
-def _ticket_or_404(request: HttpRequest, number: int):
-    ticket = selectors.ticket_get_for_user(user=request.user, number=number)
-    if ticket is None:
-        raise Http404("No such ticket")
-    return ticket
-
-
-@_staff_required
+@staff_required
 def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
-    ticket = _ticket_or_404(request, number)
+    ticket = ticket_or_404(request, number)
     return render(
         request,
         "tickets/ticket.html",
@@ -70,13 +33,15 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
     )
 
 
-@_staff_required
+@staff_required
 @require_POST
 def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
-    ticket = _ticket_or_404(request, number)
+    ticket = ticket_or_404(request, number)
     form = ReplyForm(request.POST)
     if not form.is_valid():
-        flash.error(request, " ".join(e for errors in form.errors.values() for e in errors) or "The reply is not valid.")
+        flash.error(
+            request, " ".join(e for errors in form.errors.values() for e in errors) or "The reply is not valid."
+        )
         return redirect("tickets:detail", number=number)
     if form.cleaned_data["is_note"]:
         services.message_add_note(ticket=ticket, author=request.user, text=form.cleaned_data["text"])
@@ -98,14 +63,16 @@ def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
     return redirect("tickets:detail", number=number)
 
 
-@_staff_required
+@staff_required
 @require_POST
 def ticket_status(request: HttpRequest, number: int) -> HttpResponse:
-    ticket = _ticket_or_404(request, number)
+    ticket = ticket_or_404(request, number)
     form = StatusForm(request.POST)
     if form.is_valid():
         try:
-            services.ticket_change_status(ticket=ticket, status=form.cleaned_data["status"], actor=Actor.agent(request.user))
+            services.ticket_change_status(
+                ticket=ticket, status=form.cleaned_data["status"], actor=Actor.agent(request.user)
+            )
         except InvalidTransition as exc:
             flash.error(request, str(exc))
     return redirect("tickets:detail", number=number)
@@ -116,9 +83,9 @@ def ticket_status(request: HttpRequest, number: int) -> HttpResponse:
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
-@_staff_required
+@staff_required
 def attachment_download(request: HttpRequest, number: int, attachment_id: int) -> HttpResponse:
-    ticket = _ticket_or_404(request, number)
+    ticket = ticket_or_404(request, number)
     attachment = selectors.attachment_for_ticket(ticket=ticket, attachment_id=attachment_id)
     if attachment is None or not attachment.file:
         raise Http404("No such attachment")

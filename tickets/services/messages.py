@@ -1,19 +1,7 @@
-"""Every write of the tickets domain goes through these functions.
-
-Each is keyword-only, typed and atomic; each status change writes its TicketEvent in the
-same transaction; side effects (realtime events, delivery tasks) leave on commit.
-
-The hot-path services are ``atomic(savepoint=False)``: called alone they are one
-transaction; called inside another (the pipeline's per-envelope block) they add no
-savepoint of their own and a failure rolls back to the caller's savepoint. Services that
-raise domain errors by design (InvalidTransition) keep their savepoint, so a caller may
-catch the error and go on. Explicit savepoints remain where a unique-constraint race is
-caught and recovered from.
-"""
+"""Messages: receive, reply, note, delivery status, automatic answers."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import uuid
@@ -28,9 +16,10 @@ from django.utils import timezone
 
 from tickets import events
 from tickets.events import SYSTEM, Actor
-from tickets.exceptions import DuplicateMessage, InvalidTransition
-from tickets.models import Attachment, Customer, CustomerIdentity, Message, OrganizationDomain, Tag, Ticket
+from tickets.exceptions import DuplicateMessage
+from tickets.models import Attachment, Customer, CustomerIdentity, Message, Ticket
 from tickets.realtime import publish_on_commit
+from tickets.services.tickets import _set_status
 
 if TYPE_CHECKING:
     from channels_inbox.models import Channel
@@ -47,227 +36,6 @@ class IncomingFile(Protocol):
     data: bytes | None
     content_id: str
     is_inline: bool
-
-
-# --- Customers ---------------------------------------------------------------------
-
-
-def normalise_address(kind: str, address: str) -> str:
-    address = address.strip()
-    if kind == CustomerIdentity.Kind.EMAIL:
-        return address.lower()
-    if kind in (CustomerIdentity.Kind.PHONE, CustomerIdentity.Kind.WHATSAPP):
-        return "".join(ch for ch in address if ch.isdigit() or ch == "+")
-    return address
-
-
-def _organization_for_email(address: str):
-    domain = address.rpartition("@")[2].lower()
-    if not domain:
-        return None
-    link = OrganizationDomain.objects.select_related("organization").filter(domain=domain).first()
-    return link.organization if link else None
-
-
-@transaction.atomic(savepoint=False)
-def customer_identify(
-    *,
-    kind: str,
-    address: str,
-    display_name: str = "",
-    is_verified: bool = False,
-    seen_at: dt.datetime | None = None,
-) -> Customer:
-    """The customer behind an identity, created on first contact; marks them as seen.
-
-    The last-seen update locks the customer's row until the caller's transaction ends; the
-    pipeline relies on it to process one customer's messages one at a time.
-
-    Safe under concurrency: two workers meeting the same new sender race on the
-    identity's unique constraint and both end with the same customer.
-    """
-    address = normalise_address(kind, address)
-    seen_at = seen_at or timezone.now()
-    identity = CustomerIdentity.objects.select_related("customer").filter(kind=kind, address=address).first()
-    if identity is None:
-        try:
-            with transaction.atomic():
-                organization = _organization_for_email(address) if kind == CustomerIdentity.Kind.EMAIL else None
-                customer = Customer.objects.create(
-                    name=display_name.strip()[:200] or (address.partition("@")[0] if kind == "email" else address)[:200],
-                    organization=organization,
-                    first_seen_at=seen_at,
-                    last_seen_at=seen_at,
-                )
-                identity = CustomerIdentity.objects.create(
-                    customer=customer, kind=kind, address=address, display_name=display_name[:200], is_verified=is_verified
-                )
-                return customer
-        except IntegrityError:
-            identity = CustomerIdentity.objects.select_related("customer").get(kind=kind, address=address)
-    customer = identity.customer
-    while customer.merged_into_id:  # a merged record hands its contacts to the survivor
-        customer = Customer.objects.get(pk=customer.merged_into_id)
-    updates = {"last_seen_at": seen_at}
-    if not customer.name and display_name:
-        updates["name"] = display_name[:200]
-    Customer.objects.filter(pk=customer.pk).update(**updates)
-    for key, value in updates.items():
-        setattr(customer, key, value)
-    if is_verified and not identity.is_verified:
-        CustomerIdentity.objects.filter(pk=identity.pk).update(is_verified=True)
-    return customer
-
-
-# --- Tickets -----------------------------------------------------------------------
-
-
-@transaction.atomic(savepoint=False)
-def ticket_open(
-    *,
-    channel: Channel,
-    customer: Customer,
-    subject: str,
-    actor: Actor,
-    thread_key: str = "",
-    priority: str = Ticket.Priority.NORMAL,
-    language: str = "",
-    created_at: dt.datetime | None = None,
-    linked_ticket: Ticket | None = None,
-    team_id: int | None = None,
-    extra_event_data: dict[str, Any] | None = None,
-) -> Ticket:
-    """Open a new ticket for a customer on a channel (status new), numbered and logged;
-    a team given here is recorded as the system's routing decision."""
-    now = created_at or timezone.now()
-    ticket = Ticket.objects.create(
-        subject=subject[:500],
-        channel=channel,
-        customer=customer,
-        organization_id=customer.organization_id,
-        priority=priority,
-        language=language[:16],
-        thread_key=thread_key[:255],
-        linked_ticket=linked_ticket,
-        team_id=team_id,
-        created_at=now,
-        updated_at=now,
-    )
-    ticket.number = ticket.pk
-    Ticket.objects.filter(pk=ticket.pk).update(number=ticket.number)
-    events.created(ticket, actor=actor, at=now, extra=extra_event_data)
-    if team_id is not None:
-        events.team_changed(ticket, old_id=None, new_id=team_id, actor=SYSTEM)
-    publish_on_commit("ticket.created", ticket_id=ticket.pk)
-    return ticket
-
-
-def _set_status(ticket: Ticket, new: str, *, actor: Actor, now: dt.datetime) -> list[str]:
-    """Apply a status change and its timestamps and event; returns the fields changed."""
-    old = ticket.status
-    if old == new:
-        return []
-    ticket.status = new
-    fields = ["status"]
-    if new == Ticket.Status.SOLVED:
-        ticket.solved_at = now
-        fields.append("solved_at")
-    elif new == Ticket.Status.CLOSED:
-        ticket.closed_at = now
-        fields.append("closed_at")
-        if ticket.solved_at is None:
-            ticket.solved_at = now
-            fields.append("solved_at")
-    if old in (Ticket.Status.SOLVED, Ticket.Status.CLOSED) and new in Ticket.UNSOLVED_STATUSES:
-        ticket.reopen_count += 1
-        ticket.solved_at = None
-        ticket.closed_at = None
-        fields += ["reopen_count", "solved_at", "closed_at"]
-        events.status_changed(ticket, old=old, new=new, actor=actor, at=now)
-        events.reopened(ticket, old=old, actor=actor, at=now)
-    else:
-        events.status_changed(ticket, old=old, new=new, actor=actor, at=now)
-    return fields
-
-
-@transaction.atomic  # raises domain errors: keep a savepoint so a caller's transaction survives
-def ticket_change_status(*, ticket: Ticket, status: str, actor: Actor) -> Ticket:
-    if status not in Ticket.Status.values:
-        raise InvalidTransition(f"unknown status {status!r}")
-    if ticket.status == Ticket.Status.CLOSED and status != Ticket.Status.CLOSED:
-        raise InvalidTransition("a closed ticket cannot be reopened; the customer's next message opens a follow-up")
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    now = timezone.now()
-    fields = _set_status(ticket, status, actor=actor, now=now)
-    if fields:
-        ticket.updated_at = now
-        ticket.save(update_fields=[*set(fields), "updated_at"])
-        publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["status"])
-    return ticket
-
-
-@transaction.atomic(savepoint=False)
-def ticket_assign(*, ticket: Ticket, assignee: Any | None, actor: Actor) -> Ticket:
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    new_id = assignee.pk if assignee is not None else None
-    if ticket.assignee_id == new_id:
-        return ticket
-    old_id = ticket.assignee_id
-    ticket.assignee_id = new_id
-    ticket.updated_at = timezone.now()
-    fields = ["assignee", "updated_at"]
-    if new_id and ticket.status == Ticket.Status.NEW:
-        fields += _set_status(ticket, Ticket.Status.OPEN, actor=actor, now=ticket.updated_at)
-    ticket.save(update_fields=list(dict.fromkeys(fields)))
-    events.assigned(ticket, old_id=old_id, new_id=new_id, actor=actor)
-    publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["assignee"])
-    return ticket
-
-
-@transaction.atomic(savepoint=False)
-def ticket_set_team(*, ticket: Ticket, team_id: int | None, actor: Actor) -> Ticket:
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    if ticket.team_id == team_id:
-        return ticket
-    old_id = ticket.team_id
-    ticket.team_id = team_id
-    ticket.updated_at = timezone.now()
-    ticket.save(update_fields=["team", "updated_at"])
-    events.team_changed(ticket, old_id=old_id, new_id=team_id, actor=actor)
-    publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["team"])
-    return ticket
-
-
-@transaction.atomic  # raises domain errors: keep a savepoint so a caller's transaction survives
-def ticket_set_priority(*, ticket: Ticket, priority: str, actor: Actor) -> Ticket:
-    if priority not in Ticket.Priority.values:
-        raise InvalidTransition(f"unknown priority {priority!r}")
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    if ticket.priority == priority:
-        return ticket
-    old = ticket.priority
-    ticket.priority = priority
-    ticket.updated_at = timezone.now()
-    ticket.save(update_fields=["priority", "updated_at"])
-    events.priority_changed(ticket, old=old, new=priority, actor=actor)
-    publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["priority"])
-    return ticket
-
-
-@transaction.atomic(savepoint=False)
-def ticket_set_tags(*, ticket: Ticket, names: Sequence[str], actor: Actor) -> Ticket:
-    wanted = sorted({n.strip().lower()[:64] for n in names if n.strip()})
-    current = set(ticket.tags.values_list("name", flat=True))
-    added, removed = sorted(set(wanted) - current), sorted(current - set(wanted))
-    if not added and not removed:
-        return ticket
-    tags = [Tag.objects.get_or_create(name=name)[0] for name in wanted]
-    ticket.tags.set(tags)
-    ticket.updated_at = timezone.now()
-    ticket.save(update_fields=["updated_at"])
-    events.tags_changed(ticket, added=added, removed=removed, actor=actor)
-    publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["tags"])
-    return ticket
 
 
 # --- Messages ----------------------------------------------------------------------
@@ -469,7 +237,9 @@ def message_mark_sent(*, message_id: int, external_id: str = "", warning: str = 
     Message.objects.filter(pk=message_id).update(**updates)
     if warning:
         message = Message.objects.select_related("ticket").get(pk=message_id)
-        message_add_note(ticket=message.ticket, author=None, text=f"A reply was sent, but not to everyone. {warning[:500]}")
+        message_add_note(
+            ticket=message.ticket, author=None, text=f"A reply was sent, but not to everyone. {warning[:500]}"
+        )
 
 
 @transaction.atomic(savepoint=False)
@@ -495,14 +265,20 @@ def message_mark_bounced(*, message_id: int, reason: str) -> bool:
     Returns False when the message is not one of our outbound ones or is already failed.
     """
     message = Message.objects.select_for_update(of=("self",)).select_related("ticket").filter(pk=message_id).first()
-    if message is None or message.direction != Message.Direction.OUTBOUND or message.delivery_status == Message.DeliveryStatus.FAILED:
+    if (
+        message is None
+        or message.direction != Message.Direction.OUTBOUND
+        or message.delivery_status == Message.DeliveryStatus.FAILED
+    ):
         return False
     error = f"Bounced: {reason}".strip()[:2000]
     message.delivery_status = Message.DeliveryStatus.FAILED
     message.delivery_error = error
     message.save(update_fields=["delivery_status", "delivery_error"])
     events.delivery_failed(message.ticket, message, error=error)
-    message_add_note(ticket=message.ticket, author=None, text=f"A reply bounced and did not reach the customer. {error[:500]}")
+    message_add_note(
+        ticket=message.ticket, author=None, text=f"A reply bounced and did not reach the customer. {error[:500]}"
+    )
     publish_on_commit("message.updated", ticket_id=message.ticket_id, message_id=message.pk)
     return True
 
