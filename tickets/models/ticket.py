@@ -142,6 +142,15 @@ class Message(models.Model):
     to = models.JSONField(default=list, blank=True)
     cc = models.JSONField(default=list, blank=True)
     is_auto_reply = models.BooleanField(default=False)
+    # Structured content a channel sends besides text (a location, a contact card, a
+    # payload shape we do not know yet): kept as received, shown to the agent.
+    content = models.JSONField(default=dict, blank=True)
+    # Detected on the way in (ISO 639-1) and scored -1.0 .. 1.0; rolled up on the ticket.
+    language = models.CharField(max_length=16, blank=True, default="")
+    sentiment = models.FloatField(null=True, blank=True)
+    # The sender edited or deleted the message on their platform; the original text stays.
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
     delivery_status = models.CharField(max_length=16, choices=DeliveryStatus.choices, blank=True, default="")
     delivery_error = models.TextField(blank=True, default="")
     delivery_attempts = models.PositiveIntegerField(default=0)
@@ -193,6 +202,8 @@ class Attachment(models.Model):
     content_id = models.CharField(max_length=255, blank=True, default="")
     is_inline = models.BooleanField(default=False)
     is_oversize = models.BooleanField(default=False)
+    # Where a channel's media waits to be fetched (downloaded on a task, then ``file`` is set).
+    remote_url = models.URLField(max_length=2048, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
