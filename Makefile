@@ -10,11 +10,12 @@ HOST   ?= 127.0.0.1
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev migrate seed worker beat clean help
+.PHONY: run test lint install install-dev migrate seed worker beat clean help
 
 help:
 	@echo "make run    - serve the demo at http://$(HOST):$(PORT) (SQLite, in-process tasks, demo data)"
 	@echo "make test   - run the whole test suite (full mode when DATABASE_URL and REDIS_URL are set)"
+	@echo "make lint   - pyflakes-level checks with ruff (undefined names, unused imports)"
 	@echo "make worker - a Celery worker (full mode)    make beat - Celery beat (full mode)"
 
 $(BIN)/python:
@@ -53,6 +54,9 @@ run: $(RUN_STAMP)
 
 test: $(DEV_STAMP)
 	SECRET_KEY="$${SECRET_KEY:-test-only-$$(date +%s)}" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check --select F,E9 --ignore F811 --output-format concise helpdesk tickets channels_inbox metrics bench tests
 
 worker: $(RUN_STAMP)
 	DATABASE_CONN_MAX_AGE=$${DATABASE_CONN_MAX_AGE:-600} $(BIN)/celery -A helpdesk worker --loglevel INFO
