@@ -52,8 +52,12 @@ run: $(RUN_STAMP)
 	@echo ""
 	$(BIN)/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --log-level warning
 
+# Redis pub/sub channels are shared by every Redis database: each run gets its own
+# channel-layer prefix, so two runs on one Redis never hear each other's events.
 test: $(DEV_STAMP)
-	SECRET_KEY="$${SECRET_KEY:-test-only-$$(date +%s)}" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	SECRET_KEY="$${SECRET_KEY:-test-only-$$(date +%s)}" \
+	CHANNEL_LAYER_PREFIX="$${CHANNEL_LAYER_PREFIX:-parley-test-$$$$}" \
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check --select F,E9 --ignore F811 --output-format concise helpdesk tickets channels_inbox metrics bench tests

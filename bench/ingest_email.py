@@ -47,12 +47,14 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connections, transaction  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from channels_inbox import services  # noqa: E402
 from channels_inbox.models import Channel, InboundMessage  # noqa: E402
-from tickets.models import Customer, CustomerIdentity, Team, Ticket  # noqa: E402
+from tickets.models import AgentProfile, Customer, CustomerIdentity, Team, Ticket  # noqa: E402
+from tickets.routing.models import Rule, SLAPolicy, SLATarget, TeamRouting  # noqa: E402
 
 CHANNEL_ADDRESS = "bench@parley.localhost"
 SENDER_DOMAIN = "customers.bench.example"
@@ -163,6 +165,75 @@ def forget_earlier_runs(*, channel: Channel) -> None:
     Customer.objects.filter(pk__in=list(ids), tickets=None).delete()
 
 
+ROUTING_PREFIX = "bench-ingest"
+
+
+def remove_routing_setup(*, team: Team) -> None:
+    """What ``install_routing_setup`` added (rules, policy, agents), and the team's settings."""
+    Rule.objects.filter(name__startswith=ROUTING_PREFIX).delete()
+    TeamRouting.objects.filter(team=team).delete()
+    SLAPolicy.objects.filter(name__startswith=ROUTING_PREFIX).delete()
+    get_user_model().objects.filter(username__startswith=ROUTING_PREFIX).delete()
+
+
+def install_routing_setup(*, team: Team, rules: int) -> None:
+    """--routing realistic: what a small helpdesk configures. ``rules`` rules on new tickets
+    and replies (text, sender, tier, language, sentiment conditions; tags, priority, notes),
+    a few of which match the generated mail; an SLA policy on the team; round robin over
+    four available agents with room for every ticket."""
+    remove_routing_setup(team=team)
+    policy = SLAPolicy.objects.create(name=f"{ROUTING_PREFIX} standard")
+    SLATarget.objects.bulk_create(
+        [
+            SLATarget(policy=policy, priority=p, first_response_minutes=m, next_response_minutes=2 * m, resolution_minutes=20 * m)
+            for p, m in (("low", 480), ("normal", 240), ("high", 60), ("urgent", 15))
+        ]
+    )
+    TeamRouting.objects.create(team=team, strategy=TeamRouting.Strategy.ROUND_ROBIN, sla_policy=policy)
+    for i in range(4):
+        user = get_user_model().objects.create(username=f"{ROUTING_PREFIX}-agent{i}", is_staff=True)
+        profile = AgentProfile.objects.create(user=user, capacity=1_000_000, availability=AgentProfile.Availability.AVAILABLE)
+        profile.teams.add(team)
+    words = ("invoice", "refund", "login", "export", "webhook", "order", "upgrade", "vat", "csv", "502")
+    shapes = [
+        lambda w: ([{"field": "subject", "op": "contains", "value": w}], [{"type": "add_tags", "tags": [w]}]),
+        lambda w: ([{"field": "text", "op": "regex", "value": rf"\b{w}\b"}], [{"type": "add_tags", "tags": [f"{w}-text"]}]),
+        lambda w: (
+            [{"field": "sender_domain", "op": "is", "value": f"{w}.example"}],
+            [{"type": "set_priority", "priority": "high"}],
+        ),
+        lambda w: (
+            [{"field": "customer_tier", "op": "is", "value": "vip"}, {"field": "sentiment", "op": "lt", "value": -0.5}],
+            [{"type": "notify", "to": ["managers"], "text": "Unhappy VIP on {{ ticket.number }}"}],
+        ),
+        lambda w: (
+            [{"field": "language", "op": "in", "value": ["de", "fr"]}],
+            [{"type": "add_note", "text": "Customer writes in {{ ticket.language }}"}],
+        ),
+    ]
+    objs = []
+    for i in range(rules):
+        conditions, actions = shapes[i % len(shapes)](words[i % len(words)] + ("" if i < len(words) else str(i)))
+        objs.append(
+            Rule(
+                name=f"{ROUTING_PREFIX}-{i}", position=i, on_created=True, on_message=i % 2 == 0,
+                conditions=conditions, actions=actions,
+            )
+        )
+    Rule.objects.bulk_create(objs)
+
+
+class QueryCounter:
+    """Counts the SQL statements this process sends (Django's execute wrapper, no DEBUG)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -195,6 +266,14 @@ def read_share(path: Path) -> Iterator[bytes]:
 
 def ingest(channel: Channel, raws: Iterable[bytes], count: int) -> dict:
     """Store and process each message, one transaction each, as a receiver and a worker would."""
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        result = _ingest(channel, raws, count)
+    result["queries"] = counter.count
+    return result
+
+
+def _ingest(channel: Channel, raws: Iterable[bytes], count: int) -> dict:
     outcomes: Counter[str] = Counter()
     latencies: list[float] = []
     rss = {"start": round(rss_mb(), 1)}
@@ -229,6 +308,14 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="parallel ingesting processes, like that many workers (default 1)"
     )
+    parser.add_argument(
+        "--routing",
+        choices=("none", "realistic"),
+        default="none",
+        help="none: no rules, policies or automatic assignment (default); realistic: --rules rules, an SLA policy "
+        "and a round-robin team of four agents, removed again at the end",
+    )
+    parser.add_argument("--rules", type=int, default=20, help="rules of --routing realistic (default 20)")
     args = parser.parse_args()
 
     # Log lines go to stderr: stdout carries the one JSON result.
@@ -239,6 +326,18 @@ def main() -> None:
     channel = bench_channel()
     if args.fresh:
         forget_earlier_runs(channel=channel)
+    assert channel.default_team is not None
+    remove_routing_setup(team=channel.default_team)
+    if args.routing == "realistic":
+        install_routing_setup(team=channel.default_team, rules=args.rules)
+    try:
+        _run(args, channel)
+    finally:
+        remove_routing_setup(team=channel.default_team)
+
+
+def _run(args: argparse.Namespace, channel: Channel) -> None:
+    load_before = [round(x, 2) for x in os.getloadavg()]
     # A fresh run token keeps Message-IDs unique across runs, so a rerun is not all duplicates.
     raws = generate(count=args.count, seed=args.seed, run=uuid.uuid4().hex[:10])
 
@@ -289,12 +388,15 @@ def main() -> None:
                 "benchmark": "ingest_email",
                 "messages": total,
                 "processes": max(1, args.processes),
+                "routing": args.routing if args.routing == "none" else f"{args.routing} ({args.rules} rules)",
                 "seconds": round(seconds, 3),
                 "messages_per_second": round(total / seconds, 1) if seconds else None,
                 "p50_ms": round(percentile(latencies, 0.50) * 1000, 2) if latencies else None,
                 "p95_ms": round(percentile(latencies, 0.95) * 1000, 2) if latencies else None,
                 "rss_mb": [run["rss_mb"] for run in runs],
+                "sql_per_message": round(sum(run["queries"] for run in runs) / total, 1) if total else None,
                 "database": connections["default"].vendor,
+                "load_average": {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]},
                 "outcomes": dict(outcomes),
             }
         )

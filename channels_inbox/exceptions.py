@@ -1,5 +1,7 @@
 """Errors of the channel layer; the pipeline and tasks map them to statuses and retries."""
 
+from django.core.exceptions import PermissionDenied
+
 
 class ChannelError(Exception):
     """Base of every channel error."""
@@ -23,3 +25,11 @@ class TransientChannelError(ChannelError):
 
 class PermanentChannelError(ChannelError):
     """Sending can never succeed as is (bad address, rejected content): record and tell the agent."""
+
+
+class SignatureMissing(PermissionDenied):
+    """A webhook request carries no signature at all (answered 401; a wrong one gets 403)."""
+
+
+class ChannelMisconfigured(ChannelError):
+    """The channel lacks a setting or secret this operation needs; the message names it."""

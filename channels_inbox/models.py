@@ -7,6 +7,8 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
+from channels_inbox.social.secrets import EncryptedJSONField
+
 
 def new_public_key() -> str:
     """A URL-safe routing key: the widget key, the webhook path segment."""
@@ -39,8 +41,9 @@ class Channel(models.Model):
     inbound_address = models.EmailField(max_length=254, null=True, blank=True)
     # Per-kind, non-secret settings, validated by the kind's adapter.
     config = models.JSONField(default=dict, blank=True)
-    # Per-kind secrets (API tokens, signing secrets); never rendered in pages or the API.
-    secrets = models.JSONField(default=dict, blank=True)
+    # Per-kind secrets (API tokens, signing secrets): encrypted at rest, read as a dict;
+    # never rendered in pages or the API. A value "env:NAME" is read from the environment.
+    secrets = EncryptedJSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -18,7 +18,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from channels_inbox.adapters import get_adapter
-from channels_inbox.adapters.base import Envelope
+from channels_inbox.adapters.base import Envelope, Event
 from channels_inbox.adapters.email.config import EmailChannelSettings
 from channels_inbox.models import Channel, InboundMessage
 from channels_inbox.selectors import split_plus_address, ticket_number_from_token
@@ -40,6 +40,7 @@ LOOP_WINDOW = dt.timedelta(minutes=10)
 class Outcome:
     NEW_TICKET = "new_ticket"
     THREADED = "threaded"
+    UPDATED = "updated"  # an edit, a deletion or a delivery receipt applied to a message we hold
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
     QUARANTINED = "quarantined"
@@ -75,7 +76,7 @@ class Result:
     def outcome(self) -> str:
         if self.status == InboundMessage.Status.QUARANTINED:
             return Outcome.QUARANTINED
-        for kind in (Outcome.NEW_TICKET, Outcome.THREADED, Outcome.DUPLICATE, Outcome.IGNORED):
+        for kind in (Outcome.NEW_TICKET, Outcome.THREADED, Outcome.UPDATED, Outcome.DUPLICATE, Outcome.IGNORED):
             if kind in self.outcomes:
                 return kind
         return self.status
@@ -102,6 +103,16 @@ def identify_customer(ctx: Context) -> None:
     # (its last-seen update; a new customer is invisible until commit and its identity's
     # unique constraint serialises racing creators): messages of one customer are processed
     # one at a time, so two messages of a new conversation cannot open two tickets.
+    if sender.verified_contacts:
+        # Social channels: a verified phone number links a new identity to its customer.
+        ctx.customer = ticket_services.customer_identify_linked(
+            kind=sender.kind,
+            address=sender.address,
+            display_name=sender.display_name,
+            is_verified=sender.is_verified,
+            verified_contacts=sender.verified_contacts,
+        )
+        return
     ctx.customer = ticket_services.customer_identify(
         kind=sender.kind, address=sender.address, display_name=sender.display_name, is_verified=sender.is_verified
     )
@@ -192,8 +203,13 @@ def open_ticket(ctx: Context) -> None:
 def append_message(ctx: Context) -> None:
     env = ctx.envelope
     assert ctx.ticket is not None and ctx.customer is not None
+    # Social channels: structured content, and media the platform keeps for us to fetch.
+    rich = bool(env.content) or any(a.remote_url for a in env.attachments)
+    receive = ticket_services.message_receive_rich if rich else ticket_services.message_receive
+    extra = {"content": env.content} if rich else {}
     try:
-        ctx.message = ticket_services.message_receive(
+        ctx.message = receive(
+            **extra,
             ticket=ctx.ticket,
             channel=ctx.channel,
             customer=ctx.customer,
@@ -219,6 +235,29 @@ def route(ctx: Context) -> None:
     refines this). Decided before the ticket exists, so it is created with its team."""
     if ctx.ticket is None:
         ctx.team_id = ctx.channel.default_team_id
+
+
+def route_rules(ctx: Context) -> None:
+    """Routing (issue 5), once the message is stored: language and sentiment, the rules,
+    the SLA policy and automatic assignment. Never raises: a failing rule is logged with
+    the ticket and skipped, and ingestion goes on."""
+    from tickets.routing import services as routing_services
+
+    assert ctx.ticket is not None and ctx.message is not None
+    routing_services.on_message_received(
+        ticket=ctx.ticket, message=ctx.message, is_new_ticket=ctx.is_new_ticket, sender_address=ctx.envelope.sender.address
+    )
+
+
+def queue_media_downloads(ctx: Context) -> None:
+    """Media a platform keeps for us (Telegram file ids, WhatsApp media ids, Twilio URLs) is
+    fetched on a task once the message is committed: the pipeline makes no network calls."""
+    if ctx.message is None or not any(a.remote_url for a in ctx.envelope.attachments):
+        return
+    from channels_inbox.tasks import download_attachment
+
+    for attachment_id in ticket_selectors.attachments_to_download(message_id=ctx.message.pk):
+        transaction.on_commit(lambda pk=attachment_id: download_attachment.delay(pk))
 
 
 def record_bounce(ctx: Context) -> None:
@@ -257,6 +296,8 @@ STEPS: list[Callable[[Context], None]] = [
     route,
     open_ticket,
     append_message,
+    route_rules,  # issue 5: rules, SLA, assignment, language and sentiment
+    queue_media_downloads,
     record_bounce,
     acknowledge,
 ]
@@ -266,8 +307,39 @@ class _Duplicate(Exception):
     """Internal: unwinds one envelope's savepoint when a parallel delivery won the race."""
 
 
+def apply_update(ctx: Context) -> None:
+    """Envelopes that are news about a message we hold, not a message: the platform's edits,
+    deletions and delivery receipts, and what we ignore on purpose (echoes of our own sends)."""
+    env = ctx.envelope
+    if env.event == Event.IGNORE:
+        ctx.outcome, ctx.reason = Outcome.IGNORED, env.reason or "nothing to do"
+        return
+    if env.event == Event.STATUS:
+        message = ticket_services.message_record_delivery(
+            channel=ctx.channel, external_id=env.target_external_id, status=env.delivery_status, error=env.reason
+        )
+    elif env.event == Event.EDIT:
+        message = ticket_services.message_record_edit(
+            channel=ctx.channel, external_id=env.target_external_id, text=env.text, edited_at=env.sent_at
+        )
+    elif env.event == Event.DELETE:
+        message = ticket_services.message_record_deletion(
+            channel=ctx.channel, external_id=env.target_external_id, deleted_at=env.sent_at
+        )
+    else:
+        raise ValueError(f"unknown envelope event {env.event!r}")
+    if message is None:
+        ctx.outcome, ctx.reason = Outcome.IGNORED, f"{env.event} for a message we do not hold ({env.target_external_id})"
+    else:
+        ctx.outcome, ctx.ticket, ctx.message = Outcome.UPDATED, message.ticket, message
+
+
 def process_envelope(inbound: InboundMessage, envelope: Envelope) -> Context:
     ctx = Context(inbound=inbound, channel=inbound.channel, envelope=envelope)
+    if envelope.event != Event.MESSAGE:
+        with transaction.atomic():
+            apply_update(ctx)
+        return ctx
     try:
         with transaction.atomic():
             for step in STEPS:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 
 from channels_inbox.models import Channel
+from tickets import selectors as ticket_selectors
+from tickets.models import Ticket
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,64 @@ def ticket_number_from_token(token: str) -> int | None:
         return None
     number = int(number_text)
     return number if hmac.compare_digest(ticket_reply_token(number), token) else None
+
+
+# --- What a reply on a social channel may be ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyConstraints:
+    """What the channel allows the next reply to be, for the agent to see before sending."""
+
+    free_form_allowed: bool = True
+    # Why not (or, when allowed, the rule the agent should know), in words for the agent.
+    reason: str = ""
+    # The customer-service window: free-form replies are possible until then.
+    window_closes_at: dt.datetime | None = None
+    template_required: bool = False
+    # Messenger's message tag for replies after 24 hours (HUMAN_AGENT), when configured.
+    tag: str = ""
+
+
+def reply_constraints(*, ticket: Ticket) -> ReplyConstraints:
+    """Whether a free-form reply may go out on this ticket's channel now, and why not.
+
+    WhatsApp allows free-form messages for 24 hours after the customer's last message (the
+    customer-service window); after that only an approved template. Messenger and Instagram
+    allow 24 hours, 7 days with the Human Agent tag when Meta granted it (config
+    ``human_agent_tag``). Other channels have no window.
+    """
+    from channels_inbox.adapters.meta import window_hours
+
+    channel = ticket.channel
+    hours = window_hours(channel.kind, channel.config or {})
+    if hours is None:
+        return ReplyConstraints()
+    name = channel.get_kind_display()
+    last = ticket_selectors.last_customer_message_at(ticket=ticket)
+    template_path = channel.kind == Channel.Kind.WHATSAPP
+    if last is None:
+        return ReplyConstraints(
+            free_form_allowed=False,
+            template_required=template_path,
+            reason=f"The customer has not written on this ticket: {name} allows "
+            + ("only an approved template." if template_path else "no message until they do."),
+        )
+    now = timezone.now()
+    closes = last + dt.timedelta(hours=hours)
+    if now >= closes:
+        return ReplyConstraints(
+            free_form_allowed=False,
+            window_closes_at=closes,
+            template_required=template_path,
+            reason=f"More than {hours} hours since the customer's last message: {name} allows "
+            + ("only an approved template now." if template_path else "no reply until they write again."),
+        )
+    tag = "HUMAN_AGENT" if hours > 24 and now >= last + dt.timedelta(hours=24) else ""
+    return ReplyConstraints(
+        free_form_allowed=True,
+        window_closes_at=closes,
+        tag=tag,
+        reason=f"{name} allows free-form replies until {timezone.localtime(closes):%Y-%m-%d %H:%M} "
+        f"({hours} hours after the customer's last message).",
+    )

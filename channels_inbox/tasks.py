@@ -41,8 +41,28 @@ def deliver_message(self, message_id: int) -> str:
     except TransientChannelError as exc:
         if eager:
             return self.retry(exc=exc, countdown=0, throw=False)
-        countdown = exc.retry_after or min(30 * 2**self.request.retries, 3600)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
+
+
+def retry_countdown(exc: TransientChannelError, retries: int) -> float:
+    """Seconds before the next attempt: what the platform asked for (429 Retry-After), else
+    exponential backoff (30 s, 1 min, 2 min ... at most an hour)."""
+    backoff = min(30 * 2**retries, 3600)
+    return exc.retry_after if exc.retry_after is not None else backoff
+
+
+@shared_task(bind=True, acks_late=True, max_retries=6, time_limit=300, soft_time_limit=270)
+def download_attachment(self, attachment_id: int) -> str:
+    """Fetch one media file a platform keeps for us, with the channel's credentials; over
+    the size limit it is recorded as oversize. Transient failures retry with backoff."""
+    try:
+        return services.attachment_download(attachment_id=attachment_id, final_attempt=self.request.retries >= self.max_retries)
+    except TransientChannelError as exc:
+        if self.request.is_eager:
+            if self.request.retries >= EAGER_MAX_ATTEMPTS - 1:
+                return "failed"
+            return self.retry(exc=exc, countdown=0, throw=False)
+        raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
 
 
 @shared_task(acks_late=True, time_limit=120)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from channels_inbox.social.webhooks import WEBHOOK_VIEWS
 from channels_inbox.webhooks import EMAIL_WEBHOOKS, MailgunInbound
 
 app_name = "channels_inbox"
@@ -18,4 +19,6 @@ urlpatterns = [
     # without the slash is answered too, since a POST redirected to add it would be lost.
     path("email/<str:channel_key>/mailgun/inbound_mime/", MailgunInbound.as_view(), name="email_inbound_mailgun_mime"),
     path("email/<str:channel_key>/mailgun/inbound_mime", MailgunInbound.as_view()),
+    # Social, messaging and API channels: reverse("channels_inbox:hook_telegram", kwargs={"channel_key": ...})
+    *(path(f"{kind}/<str:channel_key>/", view.as_view(), name=f"hook_{kind}") for kind, view in WEBHOOK_VIEWS.items()),
 ]

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "channels",
     "tickets",
+    "tickets.routing",  # routing, assignment, SLA and automations (label "routing")
     "channels_inbox",
     "metrics",
 ]
@@ -209,6 +210,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "requeue-stale-inbound": {"task": "channels_inbox.tasks.requeue_stale_inbound", "schedule": 300.0},
     # IMAP mailboxes of email channels: one locked poll task per mailbox per tick.
     "poll-imap": {"task": "channels_inbox.tasks.poll_imap_mailboxes", "schedule": env.int("IMAP_POLL_SECONDS", default=60)},
+    # Routing: SLA warnings, breaches and escalation, time-based rules, queued tickets to free agents.
+    "routing-tick": {"task": "tickets.routing.tasks.routing_tick", "schedule": env.int("ROUTING_TICK_SECONDS", default=60)},
 }
 
 # --- Auth ----------------------------------------------------------------------------
@@ -251,6 +254,14 @@ PARLEY_COMPANY_NAME = env("PARLEY_COMPANY_NAME", default="Parley Demo")
 PARLEY_MAX_ATTACHMENT_BYTES = env.int("PARLEY_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
 # Raw inbound payloads larger than this are refused at the door (SMTP 552, HTTP 413).
 PARLEY_MAX_INBOUND_BYTES = env.int("PARLEY_MAX_INBOUND_BYTES", default=50 * 1024 * 1024)
+# Social and messaging channels (channels_inbox/social): channel secrets are encrypted at
+# rest with these Fernet keys (comma-separated, the first encrypts; rotate by prepending a
+# new one); unset, a key derived from SECRET_KEY is used.
+PARLEY_ENCRYPTION_KEY = env("PARLEY_ENCRYPTION_KEY", default="")
+# Seconds an outbound call to a platform's API may take (send, media download, test connection).
+PARLEY_CHANNEL_HTTP_TIMEOUT = env.float("PARLEY_CHANNEL_HTTP_TIMEOUT", default=20.0)
+# Largest webhook body a social/messaging platform may post (they send JSON, not files).
+PARLEY_MAX_WEBHOOK_BYTES = env.int("PARLEY_MAX_WEBHOOK_BYTES", default=1024 * 1024)
 # `manage.py smtp_inbound`: where the inbound SMTP server listens (behind the company MTA;
 # no TLS, no AUTH, so loopback or a private network only).
 SMTP_INBOUND_HOST = env("SMTP_INBOUND_HOST", default="127.0.0.1")

@@ -4,11 +4,20 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import health
+from tickets.views import account
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password reset by email and change (tickets/views/account.py), under Django's names.
+    path("password/reset/", account.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", account.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password/reset/<uidb64>/<token>/", account.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("password/reset/done/", account.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("password/change/", account.PasswordChangeView.as_view(), name="password_change"),
+    path("password/change/done/", account.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("account/availability/", account.availability_set, name="availability_set"),
     path("admin/", admin.site.urls),
     path("hooks/", include("channels_inbox.urls")),
     path("", include("tickets.urls")),

@@ -173,3 +173,85 @@ class InboundMessageFactory(factory.django.DjangoModelFactory):
 
     channel = factory.SubFactory(ChannelFactory)
     raw = b"From: someone@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+# --- Routing (issue 5) ------------------------------------------------------------------
+
+from tickets.routing.models import (  # noqa: E402
+    BusinessHours,
+    Holiday,
+    Rule,
+    RuleFiring,
+    SLAPolicy,
+    SLATarget,
+    TeamRouting,
+    TicketRouting,
+)
+
+
+class BusinessHoursFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BusinessHours
+
+    name = factory.Sequence(lambda n: f"Calendar {n}")
+    time_zone = "Europe/Berlin"
+    schedule = factory.LazyFunction(lambda: {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")})
+
+
+class HolidayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Holiday
+
+    calendar = factory.SubFactory(BusinessHoursFactory)
+    date = factory.LazyFunction(lambda: timezone.now().date())
+    name = "Holiday"
+
+
+class SLAPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SLAPolicy
+
+    name = factory.Sequence(lambda n: f"SLA {n}")
+
+
+class SLATargetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SLATarget
+
+    policy = factory.SubFactory(SLAPolicyFactory)
+    priority = "normal"
+    first_response_minutes = 60
+    resolution_minutes = 480
+
+
+class RuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Rule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    conditions = factory.LazyFunction(list)
+    actions = factory.LazyFunction(lambda: [{"type": "add_tags", "tags": ["ruled"]}])
+
+
+class RuleFiringFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RuleFiring
+
+    rule = factory.SubFactory(RuleFactory)
+    ticket = factory.SubFactory(TicketFactory)
+    fired_at = factory.LazyFunction(timezone.now)
+
+
+class TeamRoutingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TeamRouting
+
+    team = factory.SubFactory(TeamFactory)
+    strategy = TeamRouting.Strategy.ROUND_ROBIN
+
+
+class TicketRoutingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TicketRouting
+
+    ticket = factory.SubFactory(TicketFactory)

@@ -83,7 +83,43 @@ class MessageInline(admin.StackedInline):
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Tickets and messages change only through the workspace and the API, whose services
-    write the TicketEvent every change needs; the admin shows them for inspection."""
+    write the TicketEvent every change needs; the admin shows them for inspection.
+
+    Private teams hold here too: staff below manager see only what ``visible_tickets``
+    lets them see, and a hidden row's page is a 404, the same as a row that does not exist.
+    """
+
+    # How this model reaches its ticket ("ticket" for messages and events; "" for Ticket).
+    ticket_field = "ticket"
+
+    def get_queryset(self, request):
+        from tickets.roles import ADMIN, MANAGER, user_role
+        from tickets.selectors import visible_tickets
+
+        qs = super().get_queryset(request)
+        if user_role(request.user) in (ADMIN, MANAGER):
+            return qs
+        visible = visible_tickets(request.user).values("pk")
+        return qs.filter(**{f"{self.ticket_field}__in" if self.ticket_field else "pk__in": visible})
+
+    def _404_unless_visible(self, request, object_id: str) -> None:
+        from django.contrib.admin.utils import unquote
+        from django.http import Http404
+
+        try:
+            found = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, TypeError):
+            found = False
+        if not found:
+            raise Http404
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._404_unless_visible(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._404_unless_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -97,6 +133,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdmin):
+    ticket_field = ""
     list_display = ["number", "subject", "status", "priority", "channel", "team", "assignee", "updated_at"]
     list_filter = ["status", "priority", "channel__kind", "team"]
     search_fields = ["=number", "subject"]

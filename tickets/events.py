@@ -105,3 +105,90 @@ def tags_changed(ticket: Ticket, *, added: list[str], removed: list[str], actor:
 
 def delivery_failed(ticket: Ticket, message: Message, *, error: str) -> TicketEvent:
     return _record(ticket, TicketEvent.Kind.DELIVERY_FAILED, actor=SYSTEM, message=message, data={"error": error[:1000]})
+
+
+def merged(ticket: Ticket, *, other: Ticket, role: str, moved_messages: int, actor: Actor, at: dt.datetime | None = None) -> TicketEvent:
+    """Written on both tickets of a merge: ``role`` is "source" (this ticket was merged into
+    ``other``, and closed) or "target" (``other`` was merged into this one)."""
+    return _record(
+        ticket,
+        TicketEvent.Kind.MERGED,
+        actor=actor,
+        data={"role": role, "other_id": other.pk, "other_number": other.number, "moved_messages": moved_messages},
+        at=at,
+    )
+
+
+def split(ticket: Ticket, *, other: Ticket, role: str, message: Message, actor: Actor, at: dt.datetime | None = None) -> TicketEvent:
+    """Written on both tickets of a split: ``role`` is "original" (a message left this ticket
+    for ``other``) or "new" (this ticket was made from a message of ``other``)."""
+    return _record(
+        ticket,
+        TicketEvent.Kind.SPLIT,
+        actor=actor,
+        message=message,
+        data={"role": role, "other_id": other.pk, "other_number": other.number, "message_id": message.pk},
+        at=at,
+    )
+
+
+def macro_applied(ticket: Ticket, *, macro_id: int, macro_name: str, message: Message | None, actor: Actor) -> TicketEvent:
+    return _record(
+        ticket,
+        TicketEvent.Kind.MACRO_APPLIED,
+        actor=actor,
+        message=message,
+        data={"macro": macro_id, "name": macro_name},
+    )
+
+
+def customer_changed(
+    ticket_ids: list[int], *, old_id: int, new_id: int, reason: str, actor: Actor, at: dt.datetime | None = None
+) -> list[TicketEvent]:
+    """Written on every ticket that moved to another customer (``reason`` "merge": the two
+    records were merged). One INSERT for all of them: a long history moves in one step."""
+    at = at or timezone.now()
+    user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
+    return TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket_id=ticket_id,
+            kind=TicketEvent.Kind.CUSTOMER_CHANGED,
+            actor_kind=actor.kind,
+            actor_user=user,
+            actor_customer=actor.customer,
+            data={"from": old_id, "to": new_id, "reason": reason},
+            created_at=at,
+        )
+        for ticket_id in ticket_ids
+    )
+
+
+# --- Routing, rules and SLA (issue 5; written by tickets.routing) -------------------------
+
+RULE = Actor(kind=TicketEvent.ActorKind.RULE)
+
+
+def rule_fired(
+    ticket: Ticket, *, rule_id: int, rule_name: str, trigger: str, changes: list[dict[str, Any]], error: str = ""
+) -> TicketEvent:
+    """A rule matched and ran (``changes`` lists what each action did), or failed and was skipped (``error``)."""
+    data: dict[str, Any] = {"rule": rule_id, "name": rule_name, "trigger": trigger, "changes": changes}
+    if error:
+        data["error"] = error[:1000]
+    return _record(ticket, TicketEvent.Kind.RULE_FIRED, actor=RULE, data=data)
+
+
+def sla_applied(ticket: Ticket, *, policy_id: int, policy_name: str, due: dict[str, str | None], actor: Actor) -> TicketEvent:
+    return _record(
+        ticket, TicketEvent.Kind.SLA_APPLIED, actor=actor, data={"policy": policy_id, "name": policy_name, "due": due}
+    )
+
+
+def sla_breached(ticket: Ticket, *, metric: str, due_at: dt.datetime, policy_id: int | None) -> TicketEvent:
+    """``metric`` is first_response, next_response or resolution; metrics count these rows."""
+    return _record(
+        ticket,
+        TicketEvent.Kind.SLA_BREACHED,
+        actor=SYSTEM,
+        data={"metric": metric, "due_at": due_at.isoformat(), "policy": policy_id},
+    )

@@ -15,7 +15,7 @@ ADMIN = "admin"
 MANAGER = "manager"
 AGENT = "agent"
 
-_APPS = ("tickets", "channels_inbox", "metrics")
+_APPS = ("tickets", "routing", "channels_inbox", "metrics")
 
 # (app_label, model) -> actions, per role. Admins get every permission of Parley's apps
 # and of auth (users and groups).
@@ -92,8 +92,15 @@ def user_role(user: Any) -> str | None:
         return None
     if user.is_superuser:
         return ADMIN
+    # Asked several times per page (visibility, menus, permissions): one query per user
+    # object, which lives as long as the request.
+    cached = getattr(user, "_parley_role", False)
+    if cached is not False:
+        return cached
     names = {g.name for g in user.groups.all()}
-    for role in (ADMIN, MANAGER, AGENT):
-        if role in names:
-            return role
-    return None
+    role = next((r for r in (ADMIN, MANAGER, AGENT) if r in names), None)
+    try:
+        user._parley_role = role
+    except AttributeError:  # an object that refuses attributes is simply not cached
+        pass
+    return role

@@ -25,6 +25,10 @@ class Sender:
     address: str
     display_name: str = ""
     is_verified: bool = False
+    # Contacts the platform itself has verified as this person's (a WhatsApp number is a
+    # phone number WhatsApp checked by SMS): (identity kind, address). Only these link a
+    # new identity automatically to an existing customer.
+    verified_contacts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -36,11 +40,24 @@ class EnvelopeAttachment:
     data: bytes | None
     content_id: str = ""
     is_inline: bool = False
+    # Media a platform keeps for us to fetch (data is None until a task downloads it):
+    # a URL, or "<kind>-media:<id>" that the channel's adapter resolves with its credentials.
+    remote_url: str = ""
+
+
+class Event:
+    """What an envelope is: a customer's message, or news about one we already hold."""
+
+    MESSAGE = "message"
+    EDIT = "edit"  # the sender edited ``target_external_id``; ``text`` is the new text
+    DELETE = "delete"  # the sender deleted ``target_external_id``
+    STATUS = "status"  # our outbound ``target_external_id`` was delivered/read/failed
+    IGNORE = "ignore"  # nothing to do (an echo of our own message, typing...); ``reason`` says why
 
 
 @dataclass
 class Envelope:
-    """One normalised inbound message."""
+    """One normalised inbound message (or, by ``event``, an edit, a deletion, a status)."""
 
     sender: Sender
     # The channel's id for the message; the dedupe key together with the channel.
@@ -63,6 +80,13 @@ class Envelope:
     is_bulk: bool = False
     # Why it looks automatic, for the event log ("Auto-Submitted: auto-replied").
     auto_reason: str = ""
+    # Social and messaging channels: structured content (a location, a contact card, a
+    # shape we do not know yet, kept as received) -> Message.content.
+    content: dict = field(default_factory=dict)
+    event: str = Event.MESSAGE
+    target_external_id: str = ""
+    delivery_status: str = ""  # Event.STATUS: "delivered", "read" or "failed"
+    reason: str = ""  # Event.STATUS failed / Event.IGNORE: why
 
     @property
     def may_auto_answer(self) -> bool:
@@ -89,3 +113,24 @@ class ChannelAdapter(Protocol):
 
     def send(self, message: Message) -> DeliveryResult:
         """Send an outbound message, or raise Transient/PermanentChannelError."""
+
+
+class SocialAdapter(ChannelAdapter, Protocol):
+    """What social and messaging adapters add: settings checks, the connection test, media."""
+
+    def validate(self, config: dict, secrets: dict) -> list[str]:
+        """Problems with a channel's settings, as sentences an admin understands."""
+
+    def test_connection(self, channel: Channel) -> str:
+        """Call the platform's "who am I" endpoint; a line for the admin, or raise ChannelError."""
+
+    def fetch_media(self, channel: Channel, remote_url: str, *, max_bytes: int) -> "Media":
+        """Download one media file with the channel's credentials (``data`` None when over ``max_bytes``)."""
+
+
+@dataclass(frozen=True)
+class Media:
+    data: bytes | None
+    size: int
+    content_type: str = ""
+    filename: str = ""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
@@ -14,22 +12,33 @@ if TYPE_CHECKING:
     pass
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Ticket]
-    next_cursor: str | None
+def __getattr__(name: str) -> Any:
+    """The inbox reads moved to tickets/selectors/inbox.py; old imports keep working
+    (resolved lazily: inbox.py itself imports ``visible_tickets`` from here)."""
+    if name in ("Page", "ticket_list_for_agent"):
+        from tickets.selectors import inbox
+
+        return getattr(inbox, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def visible_tickets(user: Any) -> QuerySet[Ticket]:
     """Tickets a user may see: private teams' tickets only for their members, managers and admins."""
     from tickets.roles import ADMIN, MANAGER, user_role
 
+    from tickets.models import Team
+
     qs = Ticket.objects.filter(merged_into__isnull=True)
     if user_role(user) in (ADMIN, MANAGER):
         return qs
-    agent = getattr(user, "agent", None)
-    team_ids = list(agent.teams.values_list("pk", flat=True)) if agent else []
-    return qs.filter(Q(team__isnull=True) | Q(team__is_private=False) | Q(team_id__in=team_ids))
+    # The teams whose tickets the user sees (every public team and their own private ones),
+    # as a list of ids: one small query, and a condition on the ticket row alone. The same
+    # rule written as a join to the team (team IS NULL OR team.is_private = false OR ...)
+    # took PostgreSQL ~2.5 ms to plan on the 24-index ticket table, for every query built on it.
+    team_ids = list(
+        Team.objects.filter(Q(is_private=False) | Q(agents__user_id=user.pk)).values_list("pk", flat=True).distinct()
+    )
+    return qs.filter(Q(team__isnull=True) | Q(team_id__in=team_ids))
 
 
 def ticket_get_for_user(*, user: Any, number: int) -> Ticket | None:
@@ -42,37 +51,6 @@ def ticket_get_for_user(*, user: Any, number: int) -> Ticket | None:
     )
 
 
-def ticket_list_for_agent(*, user: Any, view: str = "open", cursor: str | None = None, limit: int = 50) -> Page:
-    """One keyset page of the inbox, newest activity first (one query, stable under inserts)."""
-    qs = visible_tickets(user)
-    if view == "mine":
-        qs = qs.filter(assignee=user, status__in=Ticket.UNSOLVED_STATUSES)
-    elif view == "unassigned":
-        qs = qs.filter(assignee__isnull=True, status__in=Ticket.UNSOLVED_STATUSES)
-    elif view == "pending":
-        qs = qs.filter(status=Ticket.Status.PENDING)
-    elif view == "solved":
-        qs = qs.filter(status__in=(Ticket.Status.SOLVED, Ticket.Status.CLOSED))
-    else:
-        qs = qs.filter(status__in=Ticket.UNSOLVED_STATUSES)
-    if cursor:
-        try:
-            stamp, _, pk = cursor.partition("_")
-            after = dt.datetime.fromisoformat(stamp)
-            qs = qs.filter(Q(updated_at__lt=after) | Q(updated_at=after, id__lt=int(pk)))
-        except ValueError:
-            pass  # a mangled cursor shows the first page rather than an error
-    rows = list(
-        qs.select_related("customer", "channel", "team", "assignee").order_by("-updated_at", "-id")[: limit + 1]
-    )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = f"{last.updated_at.isoformat()}_{last.pk}"
-    return Page(items=rows, next_cursor=next_cursor)
-
-
 def ticket_timeline(*, ticket: Ticket) -> list[Message]:
     return list(
         ticket.messages.select_related("author_customer", "author_user", "channel", "ticket").prefetch_related(
@@ -81,16 +59,24 @@ def ticket_timeline(*, ticket: Ticket) -> list[Message]:
     )
 
 
-def reply_cc_suggestion(*, ticket: Ticket) -> list[str]:
+def reply_cc_suggestion(*, ticket: Ticket, messages: list[Message] | None = None) -> list[str]:
     """Addresses to offer as CC on a reply: whoever the customer's last message was also
-    sent to or copied to, minus our own mailboxes and the customer."""
+    sent to or copied to, minus our own mailboxes and the customer.
+
+    ``messages``: the ticket's messages when the caller already holds them all (the ticket
+    page does, for its timeline), so the last inbound one costs no query; the customer's
+    identities come from a prefetch when the ticket was read with one."""
     from channels_inbox.models import Channel
 
-    last = ticket.messages.filter(direction=Message.Direction.INBOUND).order_by("-created_at", "-id").first()
+    if messages is None:
+        last = ticket.messages.filter(direction=Message.Direction.INBOUND).order_by("-created_at", "-id").first()
+    else:
+        inbound = [m for m in messages if m.direction == Message.Direction.INBOUND]
+        last = max(inbound, key=lambda m: (m.created_at, m.pk)) if inbound else None
     if last is None:
         return []
     ours = {a.lower() for a in Channel.objects.exclude(inbound_address=None).values_list("inbound_address", flat=True)}
-    customer_addresses = {a.lower() for a in ticket.customer.identities.values_list("address", flat=True)}
+    customer_addresses = {i.address.lower() for i in ticket.customer.identities.all()}
     suggestion: list[str] = []
     for address in [*(last.to or []), *(last.cc or [])]:
         address = str(address).lower()

@@ -153,6 +153,7 @@ def message_reply(
     to: Sequence[str] | None = None,
     cc: Sequence[str] = (),
     status: str | None = None,
+    attachments: Sequence[IncomingFile] = (),
 ) -> Message:
     """An agent's public reply: stored as queued, sent to the customer on a Celery task after commit."""
     from channels_inbox.tasks import deliver_message  # the outbound half of the spine
@@ -186,6 +187,7 @@ def message_reply(
         delivery_status=Message.DeliveryStatus.QUEUED,
         created_at=now,
     )
+    _store_attachments(message, attachments)
     actor = Actor.agent(author)
     fields = ["updated_at", "last_agent_activity_at"]
     ticket.last_agent_activity_at = now
@@ -200,11 +202,17 @@ def message_reply(
     events.message_added(ticket, message, actor=actor)
     transaction.on_commit(lambda: deliver_message.delay(message.pk))
     publish_on_commit("message.created", ticket_id=ticket.pk, message_id=message.pk)
+    # Routing hook (issue 5): a reply meets the first/next-response SLA targets.
+    from tickets.services.tickets import _routing_after_change
+
+    _routing_after_change(ticket, changed=["reply"], actor=actor)
     return message
 
 
 @transaction.atomic(savepoint=False)
-def message_add_note(*, ticket: Ticket, author: Any, text: str, html: str = "") -> Message:
+def message_add_note(
+    *, ticket: Ticket, author: Any, text: str, html: str = "", attachments: Sequence[IncomingFile] = ()
+) -> Message:
     """An internal note: seen by agents only, never sent."""
     from helpdesk.html import html_to_text, sanitize_html
 
@@ -218,6 +226,7 @@ def message_add_note(*, ticket: Ticket, author: Any, text: str, html: str = "") 
         html=html,
         created_at=timezone.now(),
     )
+    _store_attachments(message, attachments)
     Ticket.objects.filter(pk=ticket.pk).update(updated_at=message.created_at)
     events.message_added(ticket, message, actor=Actor.agent(author) if author is not None else SYSTEM)
     publish_on_commit("message.created", ticket_id=ticket.pk, message_id=message.pk)

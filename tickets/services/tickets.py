@@ -106,6 +106,7 @@ def ticket_change_status(*, ticket: Ticket, status: str, actor: Actor) -> Ticket
         ticket.updated_at = now
         ticket.save(update_fields=[*set(fields), "updated_at"])
         publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["status"])
+        _routing_after_change(ticket, changed=["status"], actor=actor)
     return ticket
 
 
@@ -124,6 +125,7 @@ def ticket_assign(*, ticket: Ticket, assignee: Any | None, actor: Actor) -> Tick
     ticket.save(update_fields=list(dict.fromkeys(fields)))
     events.assigned(ticket, old_id=old_id, new_id=new_id, actor=actor)
     publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["assignee"])
+    _routing_after_change(ticket, changed=["assignee"], actor=actor)
     return ticket
 
 
@@ -138,6 +140,7 @@ def ticket_set_team(*, ticket: Ticket, team_id: int | None, actor: Actor) -> Tic
     ticket.save(update_fields=["team", "updated_at"])
     events.team_changed(ticket, old_id=old_id, new_id=team_id, actor=actor)
     publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["team"])
+    _routing_after_change(ticket, changed=["team"], actor=actor)
     return ticket
 
 
@@ -154,6 +157,7 @@ def ticket_set_priority(*, ticket: Ticket, priority: str, actor: Actor) -> Ticke
     ticket.save(update_fields=["priority", "updated_at"])
     events.priority_changed(ticket, old=old, new=priority, actor=actor)
     publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["priority"])
+    _routing_after_change(ticket, changed=["priority"], actor=actor)
     return ticket
 
 
@@ -170,4 +174,17 @@ def ticket_set_tags(*, ticket: Ticket, names: Sequence[str], actor: Actor) -> Ti
     ticket.save(update_fields=["updated_at"])
     events.tags_changed(ticket, added=added, removed=removed, actor=actor)
     publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["tags"])
+    _routing_after_change(ticket, changed=["tags"], actor=actor)
     return ticket
+
+
+# --- Routing hook (issue 5) ----------------------------------------------------------
+
+
+def _routing_after_change(ticket: Ticket, *, changed: list[str], actor: Actor) -> None:
+    """Rules and the SLA clock follow every change: an explicit call, not a signal. Routing
+    runs no rules for its own (RULE) or the system's changes, so this cannot loop, and it
+    never raises into the caller."""
+    from tickets.routing import services as routing  # routing calls these services
+
+    routing.on_ticket_updated(ticket=ticket, changed=changed, actor=actor)

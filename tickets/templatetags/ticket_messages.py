@@ -1,27 +1,65 @@
-"""How a message's body is shown to agents: new part first, quoted history folded, inline images."""
+"""How a message's body is shown to agents: new part first, quoted history folded, inline images.
+
+Folding and sanitising an HTML email costs about a millisecond per message, every time
+the ticket is shown, for a result that only changes when the message does. So a body is
+rendered once and kept in the cache under a hash of everything it depends on (the text
+or HTML, the inline images' attachment ids and the ticket's number, and the code that
+renders it): an edited message, a moved attachment or a fix to the sanitiser gives a new
+key, so nothing is ever invalidated by hand. ``message_bodies`` fetches a whole timeline's
+bodies in one cache round trip; the ``message_body`` tag reads from it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django import template
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import SafeString, mark_safe
 
+from helpdesk import html as html_module
 from helpdesk.html import sanitize_html
+from tickets import quoting
 from tickets.models import Message
 from tickets.quoting import split_html, split_text
 
 register = template.Library()
+logger = logging.getLogger(__name__)
 
 _CID_RE = re.compile(r"""(src\s*=\s*["'])cid:([^"']+)(["'])""", re.IGNORECASE)
+_CACHE_SECONDS = 7 * 24 * 3600
 
 
-def _with_inline_images(html: str, message: Message) -> str:
+def _code_fingerprint() -> str:
+    """Changes whenever the code that renders a body does (this module, the quote folding,
+    the sanitiser and its nh3 version), so cached bodies never outlive a fix to it."""
+    digest = hashlib.blake2b(digest_size=8)
+    for module in (html_module, quoting):
+        try:
+            digest.update(inspect.getsource(module).encode())
+        except (OSError, TypeError):  # no source shipped: fall back to the module's name
+            digest.update(module.__name__.encode())
+    try:
+        digest.update(inspect.getsource(_render).encode())
+    except (OSError, TypeError):
+        digest.update(b"_render")
+    digest.update(str(getattr(html_module.nh3, "__version__", "")).encode())
+    return digest.hexdigest()
+
+
+def _inline_images(message: Message) -> dict[str, Any]:
+    return {a.content_id.strip("<>"): a for a in message.attachments.all() if a.content_id and a.file}
+
+
+def _with_inline_images(html: str, message: Message, by_cid: dict[str, Any]) -> str:
     """Point ``cid:`` images at the stored inline attachments (served after a permission check)."""
-    by_cid = {a.content_id.strip("<>"): a for a in message.attachments.all() if a.content_id and a.file}
     if not by_cid:
         return html
 
@@ -35,15 +73,73 @@ def _with_inline_images(html: str, message: Message) -> str:
     return _CID_RE.sub(replace, html)
 
 
-@register.simple_tag
-def message_body(message: Message) -> dict[str, Any]:
-    """{"visible": safe html, "quoted": safe html or ""} for the ticket timeline."""
+def _render(message: Message, by_cid: dict[str, Any]) -> tuple[str, str]:
+    """(visible html, folded quote html or "") — both already safe to show."""
     if message.html:
-        visible, quoted = split_html(_with_inline_images(message.html, message))
+        visible, quoted = split_html(_with_inline_images(message.html, message, by_cid))
         # Each half is sanitized again: a cut can leave tags open, nh3 closes them.
-        return {"visible": mark_safe(sanitize_html(visible)), "quoted": mark_safe(sanitize_html(quoted)) if quoted else ""}
+        return sanitize_html(visible), sanitize_html(quoted) if quoted else ""
     visible, quoted = split_text(message.text)
-    return {
-        "visible": SafeString(linebreaks(escape(visible))),
-        "quoted": SafeString(linebreaks(escape(quoted))) if quoted else "",
-    }
+    return linebreaks(escape(visible)), linebreaks(escape(quoted)) if quoted else ""
+
+
+_FINGERPRINT = _code_fingerprint()
+
+
+def _cache_key(message: Message, by_cid: dict[str, Any]) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    if message.html:
+        digest.update(b"html\0")
+        digest.update(message.html.encode("utf-8", "surrogatepass"))
+        if by_cid:  # inline images link through the ticket's number and the attachments' ids
+            digest.update(f"\0{message.ticket.number}\0".encode())
+            digest.update(repr(sorted((cid, a.pk) for cid, a in by_cid.items())).encode("utf-8", "surrogatepass"))
+    else:
+        digest.update(b"text\0")
+        digest.update(message.text.encode("utf-8", "surrogatepass"))
+    return f"parley:message-body:{_FINGERPRINT}:{digest.hexdigest()}"
+
+
+def _as_body(rendered: tuple[str, str]) -> dict[str, Any]:
+    visible, quoted = rendered
+    return {"visible": mark_safe(visible), "quoted": mark_safe(quoted) if quoted else SafeString("")}
+
+
+def message_bodies(messages: Iterable[Message]) -> dict[int, dict[str, Any]]:
+    """Bodies of many messages by id, with one cache read (and one write for those rendered now).
+
+    The cache is an optimisation only: when it fails, bodies are rendered as if it were empty."""
+    wanted = {}
+    for message in messages:
+        by_cid = _inline_images(message) if message.html else {}
+        wanted[message.pk] = (message, by_cid, _cache_key(message, by_cid))
+    if not wanted:
+        return {}
+    try:
+        cached = cache.get_many([key for _, _, key in wanted.values()])
+    except Exception:  # noqa: BLE001 - a cache outage must not take the ticket page down
+        logger.warning("message body cache unavailable", exc_info=True)
+        cached = None
+    bodies, fresh = {}, {}
+    for pk, (message, by_cid, key) in wanted.items():
+        rendered = cached.get(key) if cached is not None else None
+        if not (isinstance(rendered, tuple) and len(rendered) == 2):
+            rendered = _render(message, by_cid)
+            fresh[key] = rendered
+        bodies[pk] = _as_body(rendered)
+    if fresh and cached is not None:
+        try:
+            cache.set_many(fresh, _CACHE_SECONDS)
+        except Exception:  # noqa: BLE001
+            logger.warning("message body cache unavailable", exc_info=True)
+    return bodies
+
+
+@register.simple_tag(takes_context=True)
+def message_body(context: template.Context, message: Message) -> dict[str, Any]:
+    """{"visible": safe html, "quoted": safe html or ""} for the ticket timeline; from the
+    page's ``message_bodies`` when the view prepared them, else rendered for this one."""
+    prepared = context.get("message_bodies")
+    if prepared and message.pk in prepared:
+        return prepared[message.pk]
+    return message_bodies([message])[message.pk]
