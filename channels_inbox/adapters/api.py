@@ -156,7 +156,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 class ApiAdapter(WebhookAdapter):
     kind: ClassVar[str] = "api"
     platform: ClassVar[str] = "The API endpoint"
-    config_fields: ClassVar[dict[str, Any]] = {"outbound_url": None}
+    # allow_private_media_hosts: fetch attachment URLs on private networks (an integration
+    # inside the LAN); off by default, see http.check_public_url.
+    config_fields: ClassVar[dict[str, Any]] = {"outbound_url": None, "allow_private_media_hosts": None}
     required_secrets: ClassVar[tuple[str, ...]] = ("signing_secret",)
 
     def authenticate(self, request: HttpRequest, channel: Channel) -> None:
@@ -228,8 +230,15 @@ class ApiAdapter(WebhookAdapter):
         return DeliveryResult(external_id=str(external or f"parley-{message.pk}"))
 
     def fetch_media(self, channel: Channel, remote_url: str, *, max_bytes: int) -> Media:
+        # The URL comes from the sender's payload, not from our configuration: only public
+        # hosts, unless the channel's admin allows private ones (an integration on the LAN).
+        trusted = bool((channel.config or {}).get("allow_private_media_hosts"))
+        if not trusted:
+            http.check_public_url(remote_url)
         with http.client() as client:
-            data, size, content_type = http.download(client, remote_url, max_bytes=max_bytes, platform="The attachment's server")
+            data, size, content_type = http.download(
+                client, remote_url, max_bytes=max_bytes, platform="The attachment's server", follow_redirects=trusted
+            )
         return Media(data=data, size=size, content_type=content_type)
 
     def test_connection(self, channel: Channel) -> str:

@@ -6,10 +6,13 @@ from the channel's config, so tests point it at a local stand-in."""
 from __future__ import annotations
 
 import email.utils
+import ipaddress
+import socket
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -82,14 +85,43 @@ def client(*, auth: Any = None, headers: dict[str, str] | None = None) -> Iterat
         raise TransientChannelError(f"{type(exc).__name__}: {exc}") from exc
 
 
+def check_public_url(url: str) -> None:
+    """Refuse a URL a sender gave us unless it names a public http(s) host.
+
+    An integration's payload may carry attachment URLs; fetched blindly, one pointing at
+    127.0.0.1, the metadata service (169.254.169.254) or the office network would make
+    Parley read internal addresses for whoever can send a message (SSRF). Every address
+    the name resolves to must be global; redirects are not followed for such URLs.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PermanentChannelError(f"Refused to fetch {url[:200]!r}: only http(s) URLs with a host are fetched")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise TransientChannelError(f"Could not resolve {parts.hostname}: {exc}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            raise PermanentChannelError(
+                f"Refused to fetch {parts.hostname}: it resolves to {address}, a private or reserved address"
+            )
+
+
 def download(
-    http: httpx.Client, url: str, *, max_bytes: int, platform: str, headers: dict[str, str] | None = None
+    http: httpx.Client,
+    url: str,
+    *,
+    max_bytes: int,
+    platform: str,
+    headers: dict[str, str] | None = None,
+    follow_redirects: bool = True,
 ) -> tuple[bytes | None, int, str]:
     """Stream a file, stopping at ``max_bytes``: (data or None when over the limit, size, content type).
 
     The size of an oversize file is the declared Content-Length when there is one, else
     what was read before stopping (at least max_bytes + 1)."""
-    with http.stream("GET", url, headers=headers or {}, follow_redirects=True) as response:
+    with http.stream("GET", url, headers=headers or {}, follow_redirects=follow_redirects) as response:
         if response.status_code >= 400:
             response.read()
             raise_for_status(response, platform=platform)

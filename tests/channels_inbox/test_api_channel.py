@@ -40,7 +40,13 @@ def integrator():
 
 @pytest.fixture
 def channel(db, integrator):
-    return ChannelFactory(kind="api", name="CRM", config={"outbound_url": integrator.url + "/replies"}, secrets={"signing_secret": SECRET})
+    # The stand-in listens on loopback, which only a channel allowing private hosts fetches from.
+    return ChannelFactory(
+        kind="api",
+        name="CRM",
+        config={"outbound_url": integrator.url + "/replies", "allow_private_media_hosts": True},
+        secrets={"signing_secret": SECRET},
+    )
 
 
 @pytest.fixture
@@ -155,3 +161,37 @@ def test_a_reply_without_an_outbound_url_fails_visibly(hook, channel, agent_user
         reply = ticket_services.message_reply(ticket=Ticket.objects.get(), author=agent_user, text="Hi")
     reply.refresh_from_db()
     assert reply.delivery_status == "failed" and "outbound_url" in reply.delivery_error
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/admin/",
+        "http://[::1]/",
+        "http://10.1.2.3/files/a.png",
+        "http://192.168.0.1/",
+        "http://169.254.169.254/latest/meta-data/",  # a cloud metadata service
+        "http://0.0.0.0/",
+        "file:///etc/passwd",
+        "ftp://198.51.100.7/a.png",
+        "http:///no-host",
+    ],
+)
+def test_attachment_urls_on_private_or_odd_addresses_are_refused(url):
+    from channels_inbox.exceptions import PermanentChannelError
+    from channels_inbox.social.http import check_public_url
+
+    with pytest.raises(PermanentChannelError, match="Refused to fetch"):
+        check_public_url(url)
+
+
+def test_a_sender_cannot_make_parley_fetch_an_internal_address(hook, channel, integrator):
+    """SSRF: a signed payload naming a loopback URL gets its attachment listed, never fetched."""
+    channel.config = {**channel.config, "allow_private_media_hosts": False}
+    channel.save(update_fields=["config"])
+    hook({**MESSAGE, "attachments": [{"url": integrator.url + "/files/error.png", "filename": "error.png", "content_type": "image/png"}]})
+
+    attachment = Attachment.objects.get()
+    assert attachment.filename == "error.png" and not attachment.file  # shown by name, not fetched
+    assert not [r for r in integrator.requests if r.path.startswith("/files/")]
+    assert Ticket.objects.get(thread_key="case-1").messages.count() == 1  # the message itself is kept
