@@ -566,3 +566,24 @@ def test_rows_show_precomputed_labels_links_and_local_times(agent_client, settin
     assert "<td>On hold</td>" in body and ">Urgent</td>" in body
     # 08:30 UTC shown in the configured zone (Paris, UTC+1 in January).
     assert '<time datetime="2026-01-15T08:30:00+00:00">2026-01-15 09:30</time>' in body
+
+
+def test_rows_flag_tickets_at_risk_or_past_their_sla(agent_client):
+    now = timezone.now()
+    breached = TicketFactory(subject="Row breached", status="open", sla_first_response_due_at=now - dt.timedelta(minutes=5))
+    at_risk = TicketFactory(subject="Row atrisk", status="open", sla_resolution_due_at=now + dt.timedelta(minutes=20))
+    answered = TicketFactory(
+        subject="Row answered", status="open", first_response_at=now, sla_first_response_due_at=now - dt.timedelta(hours=1)
+    )
+    later = TicketFactory(subject="Row later", status="open", sla_resolution_due_at=now + dt.timedelta(hours=5))
+    solved = TicketFactory(subject="Row solved", status="solved", sla_resolution_due_at=now - dt.timedelta(hours=1))
+    body = agent_client.get("/?view=all").content.decode()
+
+    def row(ticket) -> str:
+        start = body.index(f'href="/tickets/{ticket.number}/"')
+        return body[start : body.index("</tr>", start)]
+
+    assert "SLA breached" in row(breached)
+    assert "SLA at risk" in row(at_risk) and "SLA breached" not in row(at_risk)
+    for quiet in (answered, later, solved):  # answered: the first-response clock no longer runs
+        assert "SLA " not in row(quiet)

@@ -33,7 +33,7 @@ from tickets.forms_inbox import (
     querydict_from_json,
 )
 from tickets.models import SavedView, Ticket
-from tickets.selectors.inbox import BUILTIN_VIEWS, Page
+from tickets.selectors.inbox import BUILTIN_VIEWS, Page, sla_flag
 from tickets.selectors.search import search_supports_rank
 from tickets.services.bulk import ACTIONS, BulkResult
 from tickets.views.base import staff_required
@@ -62,6 +62,8 @@ class InboxRow:
     team: str
     updated_iso: str
     updated_label: str
+    # "breached", "at_risk" or "": the same clocks as the "SLA at risk" view, from the row.
+    sla: str = ""
 
 
 _CHANNEL_KINDS = dict(Channel.Kind.choices)
@@ -72,6 +74,7 @@ _URL_MARK = 987654321
 
 def inbox_rows(items: list[Ticket], unread: frozenset[int]) -> list[InboxRow]:
     url = reverse("tickets:detail", args=[_URL_MARK])
+    now = timezone.now()
     rows = []
     for t in items:
         assignee = t.assignee
@@ -92,6 +95,7 @@ def inbox_rows(items: list[Ticket], unread: frozenset[int]) -> list[InboxRow]:
                 team=str(t.team) if t.team else "—",
                 updated_iso=t.updated_at.isoformat(),
                 updated_label=updated.strftime("%Y-%m-%d %H:%M"),
+                sla=sla_flag(t, now),
             )
         )
     return rows
