@@ -285,3 +285,32 @@ def test_an_edited_message_shows_its_new_text_not_a_remembered_one(agent_client,
     page = agent_client.get(f"/tickets/{ticket.number}/").content.decode()
     assert "Second &lt;wording&gt;" in page and "First wording" not in page
     assert "Show quoted text" in page
+
+
+def test_an_edited_html_message_shows_its_new_html(agent_client, email_channel):
+    """HTML bodies are kept folded and sanitised between views, under a key of their HTML."""
+    from tests.factories import MessageFactory
+
+    ticket = ingest(email_channel, build_email())
+    quote = "<div>On Mon, Sam wrote:</div><blockquote>earlier</blockquote>"
+    message = MessageFactory(ticket=ticket, text="", html=f"<p>First wording</p>{quote}")
+    first = agent_client.get(f"/tickets/{ticket.number}/").content.decode()
+    assert "First wording" in first and "Show quoted text" in first
+    assert "First wording" in agent_client.get(f"/tickets/{ticket.number}/").content.decode()  # from the cache
+    message.html = f"<p>Second wording<script>alert(1)</script></p>{quote}"
+    message.save(update_fields=["html"])
+    page = agent_client.get(f"/tickets/{ticket.number}/").content.decode()
+    assert "Second wording" in page and "First wording" not in page and "alert(1)" not in page
+
+
+def test_private_team_without_members_stays_hidden_from_agents_and_anonymous_users(agent_user):
+    from django.contrib.auth.models import AnonymousUser
+
+    from tests.factories import TicketFactory
+    from tickets.selectors import visible_tickets
+
+    hidden = TicketFactory(team=TeamFactory(name="Legal", slug="legal", is_private=True))
+    public = TicketFactory(team=TeamFactory(name="Support", slug="support"))
+    for user in (agent_user, AnonymousUser()):
+        seen = set(visible_tickets(user).values_list("pk", flat=True))
+        assert public.pk in seen and hidden.pk not in seen
