@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from metrics.hooks import refresh_on_commit as refresh_metrics_on_commit
 from tickets.models import Customer, Message, Ticket, TicketEvent
 
 
@@ -44,7 +45,7 @@ def _record(
     message: Message | None = None,
     at: dt.datetime | None = None,
 ) -> TicketEvent:
-    return TicketEvent.objects.create(
+    event = TicketEvent.objects.create(
         ticket=ticket,
         kind=kind,
         actor_kind=actor.kind,
@@ -54,6 +55,9 @@ def _record(
         data=data or {},
         created_at=at or timezone.now(),
     )
+    # Metrics (issue 6): the ticket's measurements are refreshed once per transaction, on commit.
+    refresh_metrics_on_commit(ticket.pk)
+    return event
 
 
 def created(ticket: Ticket, *, actor: Actor, at: dt.datetime | None = None, extra: dict[str, Any] | None = None) -> TicketEvent:
