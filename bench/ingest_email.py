@@ -316,7 +316,21 @@ def main() -> None:
         "and a round-robin team of four agents, removed again at the end",
     )
     parser.add_argument("--rules", type=int, default=20, help="rules of --routing realistic (default 20)")
+    parser.add_argument(
+        "--skip-step",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave this pipeline step out (e.g. route_rules), to measure what one step costs; repeatable",
+    )
     args = parser.parse_args()
+    if args.skip_step:
+        from channels_inbox import pipeline
+
+        unknown = set(args.skip_step) - {step.__name__ for step in pipeline.STEPS}
+        if unknown:
+            parser.error(f"no such pipeline step: {', '.join(sorted(unknown))}")
+        pipeline.STEPS[:] = [step for step in pipeline.STEPS if step.__name__ not in args.skip_step]
 
     # Log lines go to stderr: stdout carries the one JSON result.
     for handler in logging.getLogger().handlers:
@@ -389,6 +403,7 @@ def _run(args: argparse.Namespace, channel: Channel) -> None:
                 "messages": total,
                 "processes": max(1, args.processes),
                 "routing": args.routing if args.routing == "none" else f"{args.routing} ({args.rules} rules)",
+                "skipped_steps": args.skip_step,
                 "seconds": round(seconds, 3),
                 "messages_per_second": round(total / seconds, 1) if seconds else None,
                 "p50_ms": round(percentile(latencies, 0.50) * 1000, 2) if latencies else None,

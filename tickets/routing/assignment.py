@@ -79,8 +79,12 @@ def choose(
 
 
 def _lock_team(team_id: int) -> TeamRouting:
+    locked = TeamRouting.objects.select_for_update(of=("self",)).select_related("business_hours")
+    row = locked.filter(team_id=team_id).first()  # one statement when the row exists, as it mostly does
+    if row is not None:
+        return row
     TeamRouting.objects.get_or_create(team_id=team_id)
-    return TeamRouting.objects.select_for_update(of=("self",)).select_related("business_hours").get(team_id=team_id)
+    return locked.get(team_id=team_id)
 
 
 def _lock_candidates(team_id: int) -> list[Candidate]:
@@ -132,7 +136,9 @@ def assign_tickets(
 
     now = now or timezone.now()
     assigned: dict[int, int] = {}
-    with transaction.atomic():
+    # No savepoint of its own: every caller runs it in one (routing's entry points) or in
+    # a transaction of its own, and an error here is theirs to roll back.
+    with transaction.atomic(savepoint=False):
         settings = _lock_team(team_id)
         strategy = strategy or settings.strategy
         if strategy == TeamRouting.Strategy.MANUAL:

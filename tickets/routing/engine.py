@@ -49,6 +49,9 @@ class TicketFacts:
         self.sender_address = sender_address.lower()
         self.now = now or timezone.now()
         self._cache: dict[str, Any] = {}
+        # True while ``ticket`` is known to be the row as it stands (read in this
+        # transaction, locked, and not changed since): an action may use it unread.
+        self.ticket_is_current = False
 
     def refresh(self, ticket: Ticket) -> None:
         self.ticket = ticket
@@ -324,9 +327,15 @@ def run_pass(
     now: dt.datetime | None = None,
     rules: list[CompiledRule] | None = None,
     before_fire: Callable[[CompiledRule], bool] | None = None,
+    facts: TicketFacts | None = None,
 ) -> list[int]:
-    """Try each rule of the trigger once, in order; returns the ids of the rules that fired."""
-    facts = TicketFacts(ticket, message=message, sender_address=sender_address, now=now)
+    """Try each rule of the trigger once, in order; returns the ids of the rules that fired.
+
+    ``facts`` (with ``ticket_is_current`` when the caller holds the ticket's row lock and
+    has just read it) lets the caller see the ticket as the rules left it afterwards."""
+    if facts is None:
+        facts = TicketFacts(ticket, message=message, sender_address=sender_address, now=now)
+    locked = facts.ticket_is_current  # the row stays locked: each re-read below is current too
     fired: list[int] = []
     for rule in rules if rules is not None else rules_for(trigger):
         try:
@@ -340,7 +349,9 @@ def run_pass(
         changes: list[dict[str, Any]] = []
         try:
             with transaction.atomic():
-                for action in rule.actions:
+                for index, action in enumerate(rule.actions):
+                    # The first action sees the ticket as read; later ones, as the previous changed it.
+                    facts.ticket_is_current = locked and index == 0
                     changes.append(run_action(rule, action, facts))
         except Exception as exc:
             _record_failure(facts.ticket, rule, trigger, exc)

@@ -53,3 +53,9 @@ def score_sentiment(text: str) -> float | None:
     if not clean:
         return None
     return round(float(_analyzer().polarity_scores(clean)["compound"]), 3)
+
+
+def warm_up() -> None:
+    """Load both models now (langid's takes ~1 s here) rather than on the first message."""
+    _identifier()
+    _analyzer()

@@ -65,7 +65,10 @@ def _run_action(rule: CompiledRule, action: dict[str, Any], facts: engine.Ticket
     """Carry out one action through the tickets services (actor RULE); returns what changed."""
     from tickets import services as ticket_services
 
-    ticket = Ticket.objects.select_related("channel", "customer").get(pk=facts.ticket.pk)
+    if facts.ticket_is_current:
+        ticket = facts.ticket
+    else:
+        ticket = Ticket.objects.select_related("channel", "customer").get(pk=facts.ticket.pk)
     kind = action["type"]
     change: dict[str, Any] = {"action": kind}
     if kind == "set_team":
@@ -149,9 +152,20 @@ def apply_sla_policy(*, ticket: Ticket, policy: SLAPolicy, actor: Actor = SYSTEM
     return state
 
 
+def _apply_sla_policy_to_new_ticket(*, ticket: Ticket, policy: SLAPolicy, actor: Actor) -> TicketRouting:
+    """``apply_sla_policy`` for a ticket the pipeline has just opened and holds, which has
+    no routing state yet (the caller has just looked): nobody else can see the ticket, so
+    the state is inserted straight away, without get_or_create, re-reads or a savepoint."""
+    state = TicketRouting(ticket_id=ticket.pk, sla_policy=policy)
+    sla.sync(ticket, state=state)
+    due = {metric: (d.isoformat() if d else None) for metric, d in sla.due_times(state).items()}
+    events.sla_applied(ticket, policy_id=policy.pk, policy_name=policy.name, due=due, actor=actor)
+    return state
+
+
 def _default_policy(ticket: Ticket) -> SLAPolicy | None:
     if ticket.team_id is not None:
-        settings = TeamRouting.objects.select_related("sla_policy").filter(team_id=ticket.team_id).first()
+        settings = sla.team_settings(ticket.team_id)
         if settings is not None and settings.sla_policy is not None:
             return settings.sla_policy
     return SLAPolicy.objects.filter(is_default=True).first()
@@ -206,32 +220,57 @@ _routing_ticket_ids: ContextVar[frozenset[int]] = ContextVar("routing_ticket_ids
 def _routing(ticket_id: int) -> Iterator[None]:
     token = _routing_ticket_ids.set(_routing_ticket_ids.get() | {ticket_id})
     try:
-        yield
+        with sla.memoized():
+            yield
     finally:
         _routing_ticket_ids.reset(token)
 
 
-def _route_new_ticket(ticket: Ticket, *, message: Message | None, sender_address: str, setup: engine.Setup) -> Ticket:
-    """The "created" rules, the default SLA policy, automatic assignment; returns the ticket as they left it."""
-    if engine.run_pass(
-        ticket=ticket, trigger=engine.CREATED, run_action=_run_action, message=message, sender_address=sender_address,
-        rules=[r for r in setup.rules if r.on_created],
-    ):
-        ticket = _ticket(ticket.pk)
+def _locked_ticket(ticket_id: int) -> Ticket:
+    """The ticket read under its row lock (the pipeline already holds it: no wait, no extra
+    statement): nobody else can change it, so the rules' actions may use it unread."""
+    return Ticket.objects.select_for_update(of=("self",)).select_related("channel", "customer").get(pk=ticket_id)
+
+
+def _rules_pass(
+    ticket: Ticket, trigger: str, rules: list[CompiledRule], *, message: Message | None, sender_address: str, locked: bool
+) -> Ticket:
+    """One pass over ``rules``; returns the ticket as the rules left it (the pass re-reads
+    it after each rule that fired)."""
+    if not rules:
+        return ticket
+    facts = engine.TicketFacts(ticket, message=message, sender_address=sender_address)
+    facts.ticket_is_current = locked
+    engine.run_pass(ticket=ticket, trigger=trigger, run_action=_run_action, rules=rules, facts=facts)
+    return facts.ticket
+
+
+def _route_new_ticket(
+    ticket: Ticket, *, message: Message | None, sender_address: str, setup: engine.Setup, locked: bool = False
+) -> tuple[Ticket, TicketRouting | None]:
+    """The "created" rules, the default SLA policy, automatic assignment; returns the ticket
+    as they left it and its routing state when it was read (None: read it again)."""
+    ticket = _rules_pass(
+        ticket, engine.CREATED, [r for r in setup.rules if r.on_created], message=message, sender_address=sender_address, locked=locked
+    )
+    state = None
     if setup.has_sla_policies:
-        state = TicketRouting.objects.filter(ticket_id=ticket.pk).first()
+        state = TicketRouting.objects.select_related("sla_policy").filter(ticket_id=ticket.pk).first()
         if state is None or state.sla_policy_id is None:
             policy = _default_policy(ticket)
             if policy is not None:
-                state = apply_sla_policy(ticket=ticket, policy=policy, actor=SYSTEM)
-                # What apply_sla_policy stored on the ticket row, so no re-read is needed.
+                if state is None and locked:
+                    state = _apply_sla_policy_to_new_ticket(ticket=ticket, policy=policy, actor=SYSTEM)
+                else:
+                    state = apply_sla_policy(ticket=ticket, policy=policy, actor=SYSTEM)
+                # What the policy stored on the ticket row, so no re-read is needed.
                 ticket.sla_first_response_due_at = state.first_response_due_at
                 ticket.sla_resolution_due_at = state.resolution_due_at
     # A manual team (or one with no routing settings) assigns nobody: no need to lock it.
     if ticket.team_id in setup.automatic_team_ids and ticket.assignee_id is None:
         if assignment.assign_tickets(team_id=ticket.team_id, ticket_ids=[ticket.pk]):
             ticket = _ticket(ticket.pk)
-    return ticket
+    return ticket, state
 
 
 @_never_raises()
@@ -255,17 +294,16 @@ def on_message_received(*, ticket: Ticket, message: Message, is_new_ticket: bool
     if not busy:
         return
     with _routing(ticket.pk):
-        ticket = _ticket(ticket.pk)
+        ticket = _locked_ticket(ticket.pk)
+        state = None
         if is_new_ticket:
-            ticket = _route_new_ticket(ticket, message=message, sender_address=sender_address, setup=setup)
+            ticket, state = _route_new_ticket(ticket, message=message, sender_address=sender_address, setup=setup, locked=True)
         elif not message.is_auto_reply:
-            if engine.run_pass(
-                ticket=ticket, trigger=engine.MESSAGE, run_action=_run_action, message=message,
-                sender_address=sender_address, rules=[r for r in setup.rules if r.on_message],
-            ):
-                ticket = _ticket(ticket.pk)
-        if setup.has_sla_policies:
-            sla.sync(ticket)
+            rules = [r for r in setup.rules if r.on_message]
+            ticket = _rules_pass(ticket, engine.MESSAGE, rules, message=message, sender_address=sender_address, locked=True)
+        # A new ticket's state was just read (None: it has none, so no clock to run).
+        if setup.has_sla_policies and (state is not None or not is_new_ticket):
+            sla.sync(ticket, state=state, state_is_stored=True)
 
 
 @_never_raises()

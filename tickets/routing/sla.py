@@ -9,7 +9,11 @@ the due times are cleared and, on resuming, pushed back by the business time pau
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
 
 from django.utils import timezone
 
@@ -23,25 +27,63 @@ METRICS = (FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION)
 DONE_STATUSES = (Ticket.Status.SOLVED, Ticket.Status.CLOSED)
 
 
+# One routing call on one ticket (a rules pass, a policy applied, an assignment, the
+# clock recomputed) reads the same team settings, calendars and policy targets several
+# times; inside ``memoized()`` each is read once. Outside it, every call reads afresh.
+_memo: ContextVar[dict[Any, Any] | None] = ContextVar("routing_sla_memo", default=None)
+
+
+@contextlib.contextmanager
+def memoized() -> Iterator[None]:
+    token = _memo.set({}) if _memo.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _memo.reset(token)
+
+
+def _remember(key: Any, load: Any) -> Any:
+    memo = _memo.get()
+    if memo is None:
+        return load()
+    try:
+        return memo[key]
+    except KeyError:
+        value = memo[key] = load()
+        return value
+
+
+def team_settings(team_id: int) -> TeamRouting | None:
+    """The team's routing settings (calendar and policy loaded with them), or None."""
+    return _remember(
+        ("team", team_id),
+        lambda: TeamRouting.objects.select_related("business_hours", "sla_policy").filter(team_id=team_id).first(),
+    )
+
+
 def calendar_of(hours: BusinessHours | None) -> Calendar | None:
     if hours is None:
         return None
-    return Calendar.build(
-        time_zone=hours.time_zone, schedule=hours.schedule, holidays=hours.holidays.values_list("date", flat=True)
+    return _remember(
+        ("calendar", hours.pk, hours.updated_at),
+        lambda: Calendar.build(
+            time_zone=hours.time_zone, schedule=hours.schedule, holidays=hours.holidays.values_list("date", flat=True)
+        ),
     )
 
 
 def team_calendar(team_id: int | None) -> Calendar | None:
     if team_id is None:
         return None
-    settings = TeamRouting.objects.select_related("business_hours").filter(team_id=team_id).first()
+    settings = team_settings(team_id)
     return calendar_of(settings.business_hours if settings else None)
 
 
 def calendar_for(ticket: Ticket, policy: SLAPolicy) -> Calendar | None:
     """The team's calendar, else the policy's, else round the clock."""
     if ticket.team_id is not None:
-        settings = TeamRouting.objects.select_related("business_hours").filter(team_id=ticket.team_id).first()
+        settings = team_settings(ticket.team_id)
         if settings is not None and settings.business_hours is not None:
             return calendar_of(settings.business_hours)
     return calendar_of(policy.business_hours)
@@ -49,7 +91,7 @@ def calendar_for(ticket: Ticket, policy: SLAPolicy) -> Calendar | None:
 
 def target_for(policy: SLAPolicy, *, priority: str, tier: str) -> SLATarget | None:
     """The row for this priority and tier, else the priority's any-tier row."""
-    rows = {(t.priority, t.customer_tier): t for t in policy.targets.all()}
+    rows = _remember(("targets", policy.pk), lambda: {(t.priority, t.customer_tier): t for t in policy.targets.all()})
     return rows.get((priority, tier)) or rows.get((priority, ""))
 
 
@@ -92,13 +134,19 @@ def compute(state: TicketRouting, ticket: Ticket, *, now: dt.datetime) -> dict[s
     return due
 
 
-def sync(ticket: Ticket, *, now: dt.datetime | None = None, state: TicketRouting | None = None) -> TicketRouting | None:
-    """Recompute and store the ticket's due times; a no-op for a ticket with no policy."""
+def sync(
+    ticket: Ticket, *, now: dt.datetime | None = None, state: TicketRouting | None = None, state_is_stored: bool = False
+) -> TicketRouting | None:
+    """Recompute and store the ticket's due times; a no-op for a ticket with no policy.
+    A state read here (or passed with ``state_is_stored``: as the database holds it) is
+    written only when something changed."""
     now = now or timezone.now()
     if state is None:
         state = TicketRouting.objects.select_related("sla_policy").filter(ticket_id=ticket.pk).first()
+        state_is_stored = True
     if state is None or state.sla_policy_id is None:
         return state
+    stored = _stored_fields(state)
     due = compute(state, ticket, now=now)
     state.first_response_due_at = due[FIRST_RESPONSE]
     state.next_response_due_at = due[NEXT_RESPONSE]
@@ -106,7 +154,8 @@ def sync(ticket: Ticket, *, now: dt.datetime | None = None, state: TicketRouting
     # Warnings are for the current due times only: a moved due time may warn again.
     live = {_key(m, d) for m, d in due.items() if d is not None}
     state.warned = [w for w in state.warned if w in live]
-    state.save()
+    if not state_is_stored or _stored_fields(state) != stored:
+        state.save(force_insert=state._state.adding)  # a new state (a policy just applied) is one INSERT
     if (ticket.sla_first_response_due_at, ticket.sla_resolution_due_at) != (due[FIRST_RESPONSE], due[RESOLUTION]):
         ticket.sla_first_response_due_at, ticket.sla_resolution_due_at = due[FIRST_RESPONSE], due[RESOLUTION]
         # Not a change the agent made: updated_at (the inbox's order) stays.
@@ -114,6 +163,14 @@ def sync(ticket: Ticket, *, now: dt.datetime | None = None, state: TicketRouting
             sla_first_response_due_at=due[FIRST_RESPONSE], sla_resolution_due_at=due[RESOLUTION]
         )
     return state
+
+
+def _stored_fields(state: TicketRouting) -> tuple[object, ...]:
+    """What ``sync`` may change on a state."""
+    return (
+        state.first_response_due_at, state.next_response_due_at, state.resolution_due_at,
+        state.paused_at, state.paused_seconds, list(state.warned),
+    )
 
 
 def due_times(state: TicketRouting) -> dict[str, dt.datetime | None]:

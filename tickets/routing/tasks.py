@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -23,3 +24,11 @@ def send_notification(user_ids: list[int], subject: str, text: str) -> int:
     if not emails:
         return 0
     return send_mail(subject[:200], text, settings.DEFAULT_FROM_EMAIL, emails)
+
+
+@worker_process_init.connect(dispatch_uid="routing-warm-up-language-models")
+def _warm_up_language_models(**_: object) -> None:
+    """Each worker process loads the language models as it starts, not on its first message."""
+    from tickets.routing import language
+
+    language.warm_up()
