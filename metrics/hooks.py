@@ -9,7 +9,11 @@ after the commit; docs/metrics.md has the cost measured on bench/ingest_email.py
 
 from __future__ import annotations
 
+import logging
+
 from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
 
 
 class _Batch:
@@ -23,7 +27,13 @@ class _Batch:
 
         ids, self.ticket_ids = sorted(self.ticket_ids), set()
         for ticket_id in ids:
-            refresh_ticket_metrics.delay(ticket_id)
+            # Measurements are derived data: a failure here (a broker outage, a bug in
+            # the computation running eagerly) must never fail the change that was just
+            # committed. The row is rebuilt by the next event or by recompute_metrics.
+            try:
+                refresh_ticket_metrics.delay(ticket_id)
+            except Exception:
+                logger.exception("metrics refresh not queued", extra={"ticket_id": ticket_id})
 
 
 def _pending_batch() -> _Batch | None:

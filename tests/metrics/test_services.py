@@ -15,6 +15,7 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
 from metrics.models import TicketMetrics
+from tests.factories import AgentFactory, TicketFactory
 from metrics.services import ticket_metrics_refresh
 from metrics.tasks import refresh_ticket_metrics
 from tickets import services
@@ -122,3 +123,18 @@ def test_recompute_rejects_a_bad_date(db):
 
     with pytest.raises(CommandError, match="not a date"):
         call_command("recompute_metrics", "--since", "yesterday")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_refresh_never_fails_the_committed_change(monkeypatch, caplog):
+    """Measurements are derived: a broken refresh is logged, the reply stays committed."""
+    from metrics import tasks
+
+    def broken(ticket_id):
+        raise RuntimeError("metrics bug")
+
+    monkeypatch.setattr(tasks.refresh_ticket_metrics, "delay", broken)
+    ticket = TicketFactory()
+    services.message_add_note(ticket=ticket, author=AgentFactory().user, text="still saved")
+    assert ticket.messages.filter(text="still saved").exists()
+    assert "metrics refresh not queued" in caplog.text
