@@ -14,6 +14,7 @@ from django.http import QueryDict
 
 from channels_inbox.models import Channel
 from tickets.models import Team, Ticket
+from tickets.widgets import FastCheckboxSelectMultiple, FastSelect, FastSelectMultiple
 from tickets.selectors.inbox import BUILTIN_VIEWS, SORT_CHOICES
 from tickets.selectors.search import SEARCH_MAX_LENGTH
 from tickets.services.bulk import ACTIONS, ADD_TAG, ASSIGN, MERGE, REMOVE_TAG, STATUS
@@ -78,21 +79,22 @@ class InboxFilterForm(forms.Form):
         choices=[*BUILTIN_VIEWS, ("all", "All tickets")], required=False
     )
     q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, label="Search")
+    # Fast* widgets: same markup, rendered without a template per option (tickets/widgets.py).
     status = forms.MultipleChoiceField(
         choices=Ticket.Status.choices,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=FastCheckboxSelectMultiple,
     )
     priority = forms.MultipleChoiceField(
         choices=Ticket.Priority.choices,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=FastCheckboxSelectMultiple,
     )
     channel = forms.ModelMultipleChoiceField(
-        queryset=Channel.objects.order_by("name"), required=False
+        queryset=Channel.objects.order_by("name"), required=False, widget=FastSelectMultiple
     )
-    team = forms.ModelMultipleChoiceField(queryset=Team.objects.none(), required=False)
-    assignee = forms.ChoiceField(choices=_assignee_filter_choices, required=False)
+    team = forms.ModelMultipleChoiceField(queryset=Team.objects.none(), required=False, widget=FastSelectMultiple)
+    assignee = forms.ChoiceField(choices=_assignee_filter_choices, required=False, widget=FastSelect)
     tag = CommaListField(
         required=False,
         max_length=500,
@@ -114,7 +116,7 @@ class InboxFilterForm(forms.Form):
     updated_to = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    sentiment = forms.ChoiceField(choices=SENTIMENT_CHOICES, required=False)
+    sentiment = forms.ChoiceField(choices=SENTIMENT_CHOICES, required=False, widget=FastSelect)
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
 
     def __init__(
