@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "tickets.routing",  # routing, assignment, SLA and automations (label "routing")
     "channels_inbox",
     "metrics",
+    "metrics.surveys",  # CSAT/CES/NPS surveys (label "surveys")
 ]
 
 MIDDLEWARE = [
@@ -251,6 +252,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Parley --------------------------------------------------------------------------
 
 PARLEY_COMPANY_NAME = env("PARLEY_COMPANY_NAME", default="Parley Demo")
+# Where customers and other systems reach this server: the base of every absolute link
+# made without a request (survey links in emails, signed media URLs for platforms,
+# webhook payloads). helpdesk/links.py builds them.
+PARLEY_PUBLIC_URL = env("PARLEY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Largest attachment stored; a larger one is recorded on the message (name, size) only.
 PARLEY_MAX_ATTACHMENT_BYTES = env.int("PARLEY_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
 # Raw inbound payloads larger than this are refused at the door (SMTP 552, HTTP 413).
