@@ -49,6 +49,9 @@ WHATSAPP_MEDIA = "whatsapp-media:"
 RATE_LIMIT_CODES = {4, 17, 32, 613, 80007, 130429, 131048, 131056}
 # WhatsApp: the customer-service window is closed (a template is needed).
 WINDOW_CLOSED_CODES = {131047}
+# Instagram's documented limits for media sent by URL.
+INSTAGRAM_IMAGE_BYTES = 8 * 1024 * 1024
+INSTAGRAM_MEDIA_BYTES = 25 * 1024 * 1024
 
 
 def graph_error(response: Any, platform: str) -> None:
@@ -479,6 +482,7 @@ class PageMessagingAdapter(MetaAdapter):
         return envelopes
 
     def send(self, message: Message) -> DeliveryResult:
+        from channels_inbox.public_media import public_media_url
         from channels_inbox.selectors import reply_constraints
 
         channel = message.channel or message.ticket.channel
@@ -499,20 +503,32 @@ class PageMessagingAdapter(MetaAdapter):
         for attachment in message.attachments.all():
             if not attachment.file:
                 continue
-            if not self.uploads_files:
-                skipped.append(attachment.filename)
-                continue
-            ftype = "image" if attachment.content_type.startswith("image/") else "file"
-            with attachment.file.open("rb") as fh:
-                answer = self.graph(channel, "POST", "me/messages", data={
-                    "recipient": json.dumps({"id": recipient}), **kind,
-                    "message": json.dumps({"attachment": {"type": ftype, "payload": {"is_reusable": False}}}),
-                }, files={"filedata": (attachment.filename, fh.read(), attachment.content_type)})
+            if self.uploads_files:
+                ftype = "image" if attachment.content_type.startswith("image/") else "file"
+                with attachment.file.open("rb") as fh:
+                    answer = self.graph(channel, "POST", "me/messages", data={
+                        "recipient": json.dumps({"id": recipient}), **kind,
+                        "message": json.dumps({"attachment": {"type": ftype, "payload": {"is_reusable": False}}}),
+                    }, files={"filedata": (attachment.filename, fh.read(), attachment.content_type)})
+            else:
+                ftype = self.url_attachment_type(attachment)
+                if ftype is None:
+                    skipped.append(attachment.filename)
+                    continue
+                # The platform fetches the file itself, from a signed link that expires.
+                answer = self.graph(channel, "POST", "me/messages", json={
+                    "recipient": {"id": recipient}, **kind,
+                    "message": {"attachment": {"type": ftype, "payload": {"url": public_media_url(attachment)}}},
+                })
             ids.append(str(answer.get("message_id") or ""))
         if not ids:
             raise PermanentChannelError("the reply is empty")
-        detail = f"{self.platform} does not take uploaded files; not sent: {', '.join(skipped)}" if skipped else ""
+        detail = f"{self.platform} does not take these files; not sent: {', '.join(skipped)}" if skipped else ""
         return DeliveryResult(external_id=ids[0], detail=detail)
+
+    def url_attachment_type(self, attachment: Any) -> str | None:
+        """The Send API's attachment type for a file sent by URL, or None when refused."""
+        return None
 
     def fetch_media(self, channel: Channel, remote_url: str, *, max_bytes: int) -> Media:
         # Signed CDN URLs: no token (sending the page token to a CDN would leak it).
@@ -536,6 +552,20 @@ class InstagramAdapter(PageMessagingAdapter):
     platform: ClassVar[str] = "Instagram"
     webhook_object: ClassVar[str] = "instagram"
     uploads_files: ClassVar[bool] = False
+
+    def url_attachment_type(self, attachment: Any) -> str | None:
+        """Instagram's documented media: png/jpeg/gif images up to 8 MB; video, audio and
+        PDF files up to 25 MB. Anything else is refused here rather than by Instagram."""
+        ctype, size = attachment.content_type, attachment.size
+        if ctype in ("image/png", "image/jpeg", "image/gif"):
+            return "image" if size <= INSTAGRAM_IMAGE_BYTES else None
+        if size > INSTAGRAM_MEDIA_BYTES:
+            return None
+        if ctype.startswith("video/"):
+            return "video"
+        if ctype.startswith("audio/"):
+            return "audio"
+        return "file" if ctype == "application/pdf" else None
 
 
 def window_hours(kind: str, config: dict[str, Any]) -> int | None:

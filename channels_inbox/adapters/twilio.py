@@ -41,12 +41,14 @@ if TYPE_CHECKING:
 # Twilio's message statuses -> ours ("undelivered" is a failure the carrier reported).
 STATUSES = {"delivered": "delivered", "read": "read", "failed": "failed", "undelivered": "failed"}
 TEXT_LIMIT = 1600  # Twilio's Body limit
+TWILIO_MEDIA_BYTES = 5 * 1024 * 1024  # all media of one message together
 
 
 class TwilioAdapter(WebhookAdapter):
     kind: ClassVar[str] = "sms"
     identity_kind: ClassVar[str] = "phone"
     address_prefix: ClassVar[str] = ""  # "whatsapp:" on WhatsApp
+    media_per_message: ClassVar[int] = 10  # MMS
     platform: ClassVar[str] = "Twilio"
     default_api_base: ClassVar[str] = "https://api.twilio.com"
     config_fields: ClassVar[dict[str, Any]] = {
@@ -152,22 +154,48 @@ class TwilioAdapter(WebhookAdapter):
         if config.get("webhook_url"):
             form["StatusCallback"] = str(config["webhook_url"])
         template = (message.content or {}).get("template")
+        media_urls: list[str] = []
+        skipped: list[str] = []
         if template:
             # Twilio's approved WhatsApp templates are Content API items: the name is the ContentSid.
             form["ContentSid"] = str(template["name"])
             form["ContentVariables"] = json.dumps({str(i + 1): str(v) for i, v in enumerate(template.get("parameters") or [])})
         else:
             self._check_window(message)
-            if not message.text:
+            media_urls, skipped = self._media(message)
+            if not message.text and not media_urls:
                 raise PermanentChannelError("the reply is empty")
-            form["Body"] = message.text[:TEXT_LIMIT]
+            if message.text:
+                form["Body"] = message.text[:TEXT_LIMIT]
+        # One request carries the text and every file (MediaUrl repeated), so a retried
+        # send can never deliver half a reply twice.
+        data = {**form, "MediaUrl": media_urls} if media_urls else form
         with http.client(auth=self._auth(channel)) as client:
-            response = client.post(self._account_url(channel, "/Messages.json"), data=form)
+            response = client.post(self._account_url(channel, "/Messages.json"), data=data)
         http.raise_for_status(response, platform=self.platform)
         sid = str(response.json().get("sid") or "")
-        skipped = [a.filename for a in message.attachments.all() if a.file]
-        detail = f"Files cannot be sent through Twilio from Parley; not sent: {', '.join(skipped)}" if skipped else ""
+        detail = f"{self.platform} does not take these files; not sent: {', '.join(skipped)}" if skipped else ""
         return DeliveryResult(external_id=sid, detail=detail)
+
+    def _media(self, message: Message) -> tuple[list[str], list[str]]:
+        """Signed links Twilio fetches the files from, and the names of files it cannot take.
+
+        Twilio's documented limits: images, audio, video and PDF; 5 MB in all per message;
+        ``media_per_message`` files (10 for MMS, 1 for WhatsApp)."""
+        from channels_inbox.public_media import public_media_url
+
+        urls, skipped, total = [], [], 0
+        for attachment in message.attachments.all():
+            if not attachment.file:
+                continue
+            ctype = attachment.content_type
+            allowed = ctype.split("/")[0] in ("image", "audio", "video") or ctype == "application/pdf"
+            if not allowed or len(urls) >= self.media_per_message or total + attachment.size > TWILIO_MEDIA_BYTES:
+                skipped.append(attachment.filename)
+                continue
+            total += attachment.size
+            urls.append(public_media_url(attachment))
+        return urls, skipped
 
     def _check_window(self, message: Message) -> None:
         """SMS has no window; WhatsApp's is checked in the subclass."""
@@ -191,6 +219,7 @@ class TwilioWhatsApp(TwilioAdapter):
     kind: ClassVar[str] = "whatsapp"
     identity_kind: ClassVar[str] = "whatsapp"
     address_prefix: ClassVar[str] = "whatsapp:"
+    media_per_message: ClassVar[int] = 1
     platform: ClassVar[str] = "Twilio WhatsApp"
 
     def _check_window(self, message: Message) -> None:

@@ -148,7 +148,11 @@ class GraphStandIn(StandIn):
             else:
                 body = request.json()
                 recipient = body.get("recipient") or {}
-                if not recipient.get("id") or not (body.get("message") or {}).get("text"):
+                message = body.get("message") or {}
+                attachment = message.get("attachment") or {}
+                by_url = attachment.get("type") in ("image", "video", "audio", "file") and str(
+                    (attachment.get("payload") or {}).get("url", "")).startswith(("http://", "https://"))
+                if not recipient.get("id") or not (message.get("text") or by_url):
                     return self.error(400, 100, "(#100) The parameter recipient is required")
                 if body.get("messaging_type") not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
                     return self.error(400, 100, "(#100) messaging_type is invalid")

@@ -327,3 +327,70 @@ def test_instagram_deletion_story_mention_and_read(hook, instagram, agent_user, 
     reply.refresh_from_db()
     assert reply.delivery_status == "read"
     assert json.dumps(story.content)
+
+
+# --- files sent by URL (Instagram) ----------------------------------------------------------
+
+
+def _outbound_with_files(ticket, files):
+    from django.core.files.base import ContentFile
+
+    message = Message.objects.create(ticket=ticket, channel=ticket.channel, direction="outbound", author_kind="agent",
+                                     text="Here you go", delivery_status="queued", created_at=timezone.now())
+    for name, content_type, data in files:
+        attachment = Attachment(message=message, filename=name, size=len(data), content_type=content_type, sha256="ab" * 32)
+        attachment.file.save(name, ContentFile(data), save=True)
+    return message
+
+
+def test_instagram_sends_files_as_signed_links_the_platform_can_fetch(hook, instagram, graph_api, client, settings):
+    from urllib.parse import urlsplit
+
+    from channels_inbox.adapters.meta import InstagramAdapter
+
+    settings.PARLEY_PUBLIC_URL = "https://help.example.com"
+    hook(instagram, payload("instagram", "text.json"))
+    ticket = Ticket.objects.get()
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
+    message = _outbound_with_files(ticket, [("photo.png", "image/png", png), ("invoice.pdf", "application/pdf", b"%PDF-1.4\n"),
+                                            ("notes.zip", "application/zip", b"PK\x03\x04")])
+
+    result = InstagramAdapter().send(message)
+
+    text, image, pdf = graph_api.requests
+    assert text.json()["message"] == {"text": "Here you go"}
+    assert image.json()["message"]["attachment"]["type"] == "image"
+    assert pdf.json()["message"]["attachment"]["type"] == "file"
+    assert "notes.zip" in result.detail and "photo.png" not in result.detail
+    image_url = image.json()["message"]["attachment"]["payload"]["url"]
+    assert image_url.startswith("https://help.example.com/files/")
+    # What Instagram would fetch: the bytes, an image inline, the PDF only as a download.
+    fetched = client.get(urlsplit(image_url).path)
+    assert fetched.status_code == 200 and b"".join(fetched.streaming_content) == png
+    assert fetched["Content-Type"] == "image/png"
+    fetched_pdf = client.get(urlsplit(pdf.json()["message"]["attachment"]["payload"]["url"]).path)
+    assert fetched_pdf["Content-Type"] == "application/octet-stream" and "attachment" in fetched_pdf["Content-Disposition"]
+
+
+def test_public_file_links_refuse_tampering_expiry_and_never_serve_html_inline(hook, instagram, client, settings):
+    from urllib.parse import urlsplit
+
+    from channels_inbox.public_media import public_media_url
+
+    hook(instagram, payload("instagram", "text.json"))
+    message = _outbound_with_files(Ticket.objects.get(), [("page.html", "text/html", b"<script>alert(1)</script>"),
+                                                          ("pic.svg", "image/svg+xml", b"<svg onload=alert(1)></svg>")])
+    html, svg = message.attachments.order_by("pk")
+    path = urlsplit(public_media_url(html)).path
+
+    served = client.get(path)
+    assert served.status_code == 200
+    assert served["Content-Type"] == "application/octet-stream" and served["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in served["Content-Security-Policy"] and served["X-Content-Type-Options"] == "nosniff"
+    assert client.get(urlsplit(public_media_url(svg)).path)["Content-Type"] == "application/octet-stream"
+
+    token = path.split("/")[2]
+    assert client.get(path.replace(token, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))).status_code == 404
+    assert client.post(path).status_code == 405
+    settings.PARLEY_PUBLIC_MEDIA_MAX_AGE = -1  # every link already expired
+    assert client.get(path).status_code == 404

@@ -190,3 +190,43 @@ def test_connection_tests(sms, twilio_whatsapp):
 
     assert channel_test_connection(channel=sms) == "Connected to Twilio account Acme (active)."
     assert channel_test_connection(channel=twilio_whatsapp) == "Connected to Twilio account Acme (active)."
+
+
+def _reply_with_files(ticket, files):
+    from django.core.files.base import ContentFile
+
+    message = Message.objects.create(ticket=ticket, channel=ticket.channel, direction="outbound", author_kind="agent",
+                                     text="Photos attached", delivery_status="queued", created_at=timezone.now())
+    for name, content_type, size in files:
+        attachment = Attachment(message=message, filename=name, size=size, content_type=content_type, sha256="ab" * 32)
+        attachment.file.save(name, ContentFile(b"x" * min(size, 64)), save=True)
+    return message
+
+
+def test_sms_replies_carry_files_as_media_urls_in_one_request(hook, sms, twilio_api):
+    from channels_inbox.adapters.twilio import TwilioAdapter
+
+    hook(sms, fields("sms", "text.json"))
+    message = _reply_with_files(Ticket.objects.get(), [("a.jpg", "image/jpeg", 100), ("b.png", "image/png", 100),
+                                                       ("huge.mp4", "video/mp4", 6 * 1024 * 1024), ("run.exe", "application/x-msdownload", 10)])
+
+    result = TwilioAdapter().send(message)
+
+    (request,) = twilio_api.requests
+    form = request.form()
+    assert form["Body"] == ["Photos attached"]
+    assert len(form["MediaUrl"]) == 2 and all("/files/" in url for url in form["MediaUrl"])
+    assert "huge.mp4" in result.detail and "run.exe" in result.detail
+
+
+def test_whatsapp_through_twilio_takes_one_file_per_message(hook, sms, twilio_whatsapp, twilio_api):
+    from channels_inbox.adapters.twilio import TWILIO_WHATSAPP
+
+    hook(twilio_whatsapp, fields("whatsapp", "twilio-text.json"))
+    ticket = Ticket.objects.get(channel=twilio_whatsapp)
+    message = _reply_with_files(ticket, [("a.jpg", "image/jpeg", 100), ("b.jpg", "image/jpeg", 100)])
+
+    result = TWILIO_WHATSAPP.send(message)
+
+    assert len(twilio_api.requests[-1].form()["MediaUrl"]) == 1
+    assert "b.jpg" in result.detail

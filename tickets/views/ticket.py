@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -28,6 +28,7 @@ from tickets.exceptions import (
     MergeNotAllowed,
     SplitNotAllowed,
 )
+from tickets.files import INLINE_TYPES, attachment_response
 from tickets.forms import (
     AssigneeForm,
     MergeForm,
@@ -447,25 +448,10 @@ def macro_delete(request: HttpRequest, macro_id: int) -> HttpResponse:
 
 # --- Attachments ----------------------------------------------------------------------
 
-# Shown in the browser; anything else (HTML, SVG, PDF, ...) is only ever downloaded, so an
-# attachment can never run script in the app's origin.
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
-
 @staff_required
 def attachment_download(request: HttpRequest, number: int, attachment_id: int) -> HttpResponse:
     ticket = ticket_or_404(request, number)
     attachment = selectors.attachment_for_ticket(ticket=ticket, attachment_id=attachment_id)
     if attachment is None or not attachment.file:
         raise Http404("No such attachment")
-    inline = attachment.content_type in INLINE_TYPES
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=not inline,
-        filename=attachment.filename,
-        content_type=attachment.content_type if inline else "application/octet-stream",
-    )
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return attachment_response(attachment, cache_control="private, max-age=3600")
