@@ -90,7 +90,6 @@ INSTALLED_APPS = [
     "tickets.routing",  # routing, assignment, SLA and automations (label "routing")
     "channels_inbox",
     "metrics",
-    "metrics.surveys",  # CSAT/CES/NPS surveys (label "surveys")
 ]
 
 MIDDLEWARE = [
@@ -256,6 +255,9 @@ PARLEY_COMPANY_NAME = env("PARLEY_COMPANY_NAME", default="Parley Demo")
 # made without a request (survey links in emails, signed media URLs for platforms,
 # webhook payloads). helpdesk/links.py builds them.
 PARLEY_PUBLIC_URL = env("PARLEY_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# How long a signed public link to an attachment (given to Instagram and Twilio, which
+# fetch media by URL) stays valid, in seconds.
+PARLEY_PUBLIC_MEDIA_MAX_AGE = env.int("PARLEY_PUBLIC_MEDIA_MAX_AGE", default=24 * 3600)
 # Largest attachment stored; a larger one is recorded on the message (name, size) only.
 PARLEY_MAX_ATTACHMENT_BYTES = env.int("PARLEY_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
 # Raw inbound payloads larger than this are refused at the door (SMTP 552, HTTP 413).

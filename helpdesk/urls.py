@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from channels_inbox import public_media
 from helpdesk import health
 from tickets.views import account
 
@@ -20,5 +21,6 @@ urlpatterns = [
     path("account/availability/", account.availability_set, name="availability_set"),
     path("admin/", admin.site.urls),
     path("hooks/", include("channels_inbox.urls")),
+    path("files/<str:token>/<str:filename>", public_media.public_media, name="public_media"),
     path("", include("tickets.urls")),
 ]
