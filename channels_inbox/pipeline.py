@@ -315,9 +315,18 @@ def apply_update(ctx: Context) -> None:
         ctx.outcome, ctx.reason = Outcome.IGNORED, env.reason or "nothing to do"
         return
     if env.event == Event.STATUS:
-        message = ticket_services.message_record_delivery(
-            channel=ctx.channel, external_id=env.target_external_id, status=env.delivery_status, error=env.reason
-        )
+        message = None
+        if env.target_external_id:
+            message = ticket_services.message_record_delivery(
+                channel=ctx.channel, external_id=env.target_external_id, status=env.delivery_status, error=env.reason
+            )
+        if env.status_upto is not None:
+            moved = ticket_services.message_record_delivery_upto(
+                channel=ctx.channel, thread_key=env.thread_key, status=env.delivery_status, upto=env.status_upto
+            )
+            if message is None and moved:
+                ctx.outcome, ctx.reason = Outcome.UPDATED, f"{moved} message(s) {env.delivery_status} by watermark"
+                return
     elif env.event == Event.EDIT:
         message = ticket_services.message_record_edit(
             channel=ctx.channel, external_id=env.target_external_id, text=env.text, edited_at=env.sent_at

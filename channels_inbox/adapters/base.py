@@ -86,6 +86,9 @@ class Envelope:
     event: str = Event.MESSAGE
     target_external_id: str = ""
     delivery_status: str = ""  # Event.STATUS: "delivered", "read" or "failed"
+    # Event.STATUS by watermark (Messenger): every message of ours on this conversation sent
+    # at or before this time has reached ``delivery_status``.
+    status_upto: dt.datetime | None = None
     reason: str = ""  # Event.STATUS failed / Event.IGNORE: why
 
     @property

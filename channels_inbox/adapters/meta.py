@@ -450,14 +450,16 @@ class PageMessagingAdapter(MetaAdapter):
             mids = [clean(m, 255) for m in event["delivery"].get("mids") or []]
             # One envelope per mid would be more precise; the first carries the news and the
             # watermark covers the rest (Messenger's own rule).
+            watermark = from_timestamp(event["delivery"].get("watermark"))
             return Envelope(sender=sender, external_id=f"delivery:{sender_id}:{clean(event['delivery'].get('watermark'), 20)}",
                             event=Event.STATUS, delivery_status="delivered", target_external_id=mids[0] if mids else "",
-                            sent_at=from_timestamp(event["delivery"].get("watermark")), thread_key=thread)
+                            sent_at=watermark, status_upto=watermark, thread_key=thread)
         if isinstance(event.get("read"), dict):
             read = event["read"]
+            watermark = from_timestamp(read.get("watermark"))
             return Envelope(sender=sender, external_id=f"read:{sender_id}:{clean(read.get('watermark') or read.get('mid'), 255)}",
                             event=Event.STATUS, delivery_status="read", target_external_id=clean(read.get("mid"), 255),
-                            sent_at=from_timestamp(read.get("watermark")) or at, thread_key=thread)
+                            sent_at=watermark or at, status_upto=watermark, thread_key=thread)
         if isinstance(event.get("postback"), dict):
             postback = event["postback"]
             return Envelope(sender=sender, external_id=clean(postback.get("mid"), 255) or f"postback:{sender_id}:{clean(event.get('timestamp'), 20)}",

@@ -394,3 +394,19 @@ def test_public_file_links_refuse_tampering_expiry_and_never_serve_html_inline(h
     assert client.post(path).status_code == 405
     settings.PARLEY_PUBLIC_MEDIA_MAX_AGE = -1  # every link already expired
     assert client.get(path).status_code == 404
+
+
+def test_messenger_watermark_read_receipts_mark_every_earlier_reply_read(hook, messenger, agent_user, graph_api, django_capture_on_commit_callbacks):
+    hook(messenger, payload("messenger", "text.json"))
+    ticket = Ticket.objects.get()
+    first = send(ticket, agent_user, django_capture_on_commit_callbacks, text="One")
+    second = send(ticket, agent_user, django_capture_on_commit_callbacks, text="Two")
+    later = send(ticket, agent_user, django_capture_on_commit_callbacks, text="Three")
+    Message.objects.filter(pk=later.pk).update(sent_at=timezone.now() + dt.timedelta(hours=1))
+    watermark = str(int(timezone.now().timestamp() * 1000)).encode()
+
+    hook(messenger, payload("messenger", "read.json").replace(b"1732356230000", watermark))
+
+    statuses = dict(Message.objects.filter(pk__in=[first.pk, second.pk, later.pk]).values_list("pk", "delivery_status"))
+    assert statuses == {first.pk: "read", second.pk: "read", later.pk: "sent"}
+    assert InboundMessage.objects.order_by("pk").last().outcome == "updated"

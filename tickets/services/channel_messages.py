@@ -235,6 +235,28 @@ def message_record_delivery(*, channel: Channel, external_id: str, status: str, 
 
 
 @transaction.atomic(savepoint=False)
+def message_record_delivery_upto(*, channel: Channel, thread_key: str, status: str, upto: dt.datetime) -> int:
+    """A watermark receipt: every message of ours sent on this conversation at or before
+    ``upto`` was delivered (or read). Messenger sends these instead of per-message ids for
+    all but the newest message. Statuses only move forward; failed ones stay failed.
+    Returns how many messages moved."""
+    if status not in _DELIVERY_RANK or not thread_key:
+        return 0
+    behind = [s for s, rank in _DELIVERY_RANK.items() if rank < _DELIVERY_RANK[status]]
+    moved = list(
+        Message.objects.filter(
+            ticket__channel=channel, ticket__thread_key=thread_key, direction=Message.Direction.OUTBOUND,
+            sent_at__lte=upto, delivery_status__in=behind,
+        ).values_list("pk", "ticket_id")
+    )
+    if moved:
+        Message.objects.filter(pk__in=[pk for pk, _ in moved]).update(delivery_status=status)
+        for pk, ticket_id in moved:
+            publish_on_commit("message.updated", ticket_id=ticket_id, message_id=pk)
+    return len(moved)
+
+
+@transaction.atomic(savepoint=False)
 def message_send_template(
     *, ticket: Ticket, author: Any, name: str, language: str, parameters: Sequence[str] = ()
 ) -> Message:
