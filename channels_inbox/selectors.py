@@ -81,6 +81,39 @@ class ReplyConstraints:
     template_required: bool = False
     # Messenger's message tag for replies after 24 hours (HUMAN_AGENT), when configured.
     tag: str = ""
+    # The channel's approved templates (config ``templates``), offered when one is required.
+    templates: tuple[MessageTemplate, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """An approved WhatsApp template the admin listed in the channel's ``templates`` config:
+    ``{"name": "order_update", "language": "en_US", "parameters": 2, "label": "Order update"}``."""
+
+    name: str
+    language: str = "en_US"
+    parameters: int = 0
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}|{self.language}"
+
+
+def channel_templates(channel: Channel) -> tuple[MessageTemplate, ...]:
+    """The channel's configured templates; malformed entries are skipped, not fatal."""
+    found = []
+    for item in (channel.config or {}).get("templates") or []:
+        if not isinstance(item, dict) or not str(item.get("name") or "").strip():
+            continue
+        try:
+            count = max(0, min(int(item.get("parameters") or 0), 20))
+        except (TypeError, ValueError):
+            count = 0
+        name = str(item["name"]).strip()[:512]
+        found.append(MessageTemplate(name=name, language=str(item.get("language") or "en_US").strip()[:20],
+                                     parameters=count, label=str(item.get("label") or name)[:200]))
+    return tuple(found)
 
 
 def reply_constraints(*, ticket: Ticket) -> ReplyConstraints:
@@ -104,6 +137,7 @@ def reply_constraints(*, ticket: Ticket) -> ReplyConstraints:
         return ReplyConstraints(
             free_form_allowed=False,
             template_required=template_path,
+            templates=channel_templates(channel) if template_path else (),
             reason=f"The customer has not written on this ticket: {name} allows "
             + ("only an approved template." if template_path else "no message until they do."),
         )
@@ -114,6 +148,7 @@ def reply_constraints(*, ticket: Ticket) -> ReplyConstraints:
             free_form_allowed=False,
             window_closes_at=closes,
             template_required=template_path,
+            templates=channel_templates(channel) if template_path else (),
             reason=f"More than {hours} hours since the customer's last message: {name} allows "
             + ("only an approved template now." if template_path else "no reply until they write again."),
         )

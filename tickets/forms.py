@@ -151,3 +151,27 @@ class TagsForm(forms.Form):
 
 class MergeForm(forms.Form):
     target = forms.IntegerField(min_value=1, label="Merge into ticket number")
+
+
+class TemplateMessageForm(forms.Form):
+    """An approved template message (WhatsApp outside its 24-hour window): one of the
+    channel's configured templates, or any approved name typed in, with its parameters one
+    per line."""
+
+    template = forms.CharField(required=False, max_length=540)
+    name = forms.CharField(required=False, max_length=512)
+    language = forms.CharField(required=False, max_length=20)
+    parameters = forms.CharField(required=False, widget=forms.Textarea, max_length=4000)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        chosen = (data.get("template") or "").strip()
+        if chosen:
+            name, _, language = chosen.partition("|")
+        else:
+            name, language = (data.get("name") or "").strip(), (data.get("language") or "").strip()
+        if not name:
+            raise forms.ValidationError("Choose a template or type an approved template's name.")
+        data["name"], data["language"] = name, language or "en_US"
+        data["parameters"] = [line.strip() for line in (data.get("parameters") or "").splitlines() if line.strip()]
+        return data

@@ -14,6 +14,7 @@ urlpatterns = [
     path("manage/", include("tickets.views.manage.urls")),
     path("tickets/<int:number>/", ticket.ticket_detail, name="detail"),
     path("tickets/<int:number>/reply/", ticket.ticket_reply, name="reply"),
+    path("tickets/<int:number>/template/", ticket.ticket_send_template, name="send_template"),
     path("tickets/<int:number>/status/", ticket.ticket_status, name="status"),
     path("tickets/<int:number>/priority/", ticket.ticket_priority, name="priority"),
     path("tickets/<int:number>/assignee/", ticket.ticket_assign, name="assign"),

@@ -410,3 +410,27 @@ def test_messenger_watermark_read_receipts_mark_every_earlier_reply_read(hook, m
     statuses = dict(Message.objects.filter(pk__in=[first.pk, second.pk, later.pk]).values_list("pk", "delivery_status"))
     assert statuses == {first.pk: "read", second.pk: "read", later.pk: "sent"}
     assert InboundMessage.objects.order_by("pk").last().outcome == "updated"
+
+
+def test_agents_pick_an_approved_template_on_the_ticket_page_when_the_window_closed(wa_ticket, agent_client, graph_api, django_capture_on_commit_callbacks):
+    channel = wa_ticket.channel
+    channel.config = {**channel.config, "templates": [{"name": "order_update", "language": "en_US", "parameters": 2, "label": "Order update"},
+                                                      {"bogus": True}]}
+    channel.save(update_fields=["config"])
+    Message.objects.filter(ticket=wa_ticket, direction="inbound").update(created_at=timezone.now() - dt.timedelta(days=2))
+    url = reverse("tickets:detail", kwargs={"number": wa_ticket.number})
+
+    page = agent_client.get(url).content.decode()
+    assert 'value="order_update|en_US"' in page and "Order update (en_US, 2 parameters)" in page
+
+    refused = agent_client.post(reverse("tickets:send_template", kwargs={"number": wa_ticket.number}), {"parameters": "x"}, follow=True)
+    assert "Choose a template" in refused.content.decode()
+    assert not graph_api.requests
+
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_client.post(reverse("tickets:send_template", kwargs={"number": wa_ticket.number}),
+                          {"template": "order_update|en_US", "parameters": "5521\n\nFriday\n"})
+    sent = graph_api.requests[-1].json()["template"]
+    assert sent["name"] == "order_update" and sent["language"] == {"code": "en_US"}
+    assert [p["text"] for p in sent["components"][0]["parameters"]] == ["5521", "Friday"]
+    assert Message.objects.filter(ticket=wa_ticket, direction="outbound").get().delivery_status == "sent"

@@ -37,6 +37,7 @@ from tickets.forms import (
     StatusForm,
     TagsForm,
     TeamForm,
+    TemplateMessageForm,
 )
 from tickets.forms_manage import MacroForm
 from tickets.models import Message, Ticket
@@ -161,6 +162,23 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
         context["personal_macros"] = [m for m in macros if m.owner_id is not None]
         return render(request, "tickets/ticket.html#reply", context)
     return _render_page(request, ticket, reply_form=reply_form, applied_macro=macro, tickets=tickets)
+
+
+@staff_required
+@require_POST
+def ticket_send_template(request: HttpRequest, number: int) -> HttpResponse:
+    """Send an approved template (the only message WhatsApp allows outside its window)."""
+    ticket = ticket_or_404(request, number)
+    form = TemplateMessageForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        services.message_send_template(
+            ticket=ticket, author=request.user, name=data["name"], language=data["language"], parameters=data["parameters"]
+        )
+        flash.success(request, f"Template “{data['name']}” queued for sending.")
+    else:
+        flash.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("tickets:detail", number=number)
 
 
 @staff_required
