@@ -71,6 +71,13 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sign-in brute-force guard (tickets/login_guard.py): failed attempts per username and
+# address, and per address, in fixed windows.
+PARLEY_LOGIN_MAX_FAILURES = env.int("PARLEY_LOGIN_MAX_FAILURES", default=5)
+PARLEY_LOGIN_MAX_FAILURES_PER_IP = env.int("PARLEY_LOGIN_MAX_FAILURES_PER_IP", default=50)
+PARLEY_LOGIN_WINDOW_SECONDS = env.int("PARLEY_LOGIN_WINDOW_SECONDS", default=15 * 60)
+# Reverse proxies in front of Parley that append to X-Forwarded-For (0: use REMOTE_ADDR).
+PARLEY_TRUSTED_PROXIES = env.int("PARLEY_TRUSTED_PROXIES", default=0)
 
 # --- Applications --------------------------------------------------------------------
 

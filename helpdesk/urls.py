@@ -9,7 +9,7 @@ from tickets.views import account
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", account.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Password reset by email and change (tickets/views/account.py), under Django's names.
     path("password/reset/", account.PasswordResetView.as_view(), name="password_reset"),

@@ -14,11 +14,14 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.core.exceptions import ValidationError
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.template import Engine, TemplateSyntaxError
 
 from channels_inbox.models import Channel
+from helpdesk.ratelimit import client_ip
+from tickets import login_guard
 from tickets.models import AgentProfile, Team, Ticket
 from tickets.services.admin import ROLE_CHOICES
 
@@ -429,6 +432,28 @@ def channel_form_class(kind: str) -> type[ChannelBaseForm]:
 
 
 # --- Accounts ------------------------------------------------------------------------
+
+
+class GuardedAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form behind the brute-force guard (tickets/login_guard.py)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked": "Too many failed sign-ins from here. Wait a few minutes, or reset your password.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        ip = client_ip(self.request) if self.request is not None else ""
+        if login_guard.locked(username=username, ip=ip):
+            raise ValidationError(self.error_messages["locked"], code="locked")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            login_guard.failed(username=username, ip=ip)
+            raise
+        login_guard.succeeded(username=username, ip=ip)
+        return cleaned
 
 
 class AccountPasswordResetForm(PasswordResetForm):

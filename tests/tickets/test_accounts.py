@@ -18,6 +18,17 @@ OLD = "correct horse battery staple"  # the factories' password
 NEW = "a completely new passphrase 31"
 
 
+@pytest.fixture
+def reset_request(client, django_capture_on_commit_callbacks):
+    """POST the reset form and run what it queued (the email goes out on a worker)."""
+
+    def post(email: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post("/password/reset/", {"email": email})
+
+    return post
+
+
 def _reset_link(message) -> str:
     return re.search(r"http://testserver(/password/reset/[^/\s]+/[^/\s]+/)", message.body).group(1)
 
@@ -27,14 +38,14 @@ def test_login_page_offers_a_password_reset(client):
     assert '<a href="/password/reset/">Forgot your password?</a>' in body
 
 
-def test_password_reset_end_to_end_through_the_outbox(client):
+def test_password_reset_end_to_end_through_the_outbox(client, reset_request):
     CompanyProfile.objects.create(pk=1, name="Acme Support", time_zone="UTC")
     user = UserFactory(username="kim", email="kim@acme.example", is_staff=True)
     AgentFactory(user=user)
 
     page = client.get("/password/reset/")
     assert page.status_code == 200 and 'name="email"' in page.content.decode()
-    response = client.post("/password/reset/", {"email": "Kim@ACME.example"})
+    response = reset_request("Kim@ACME.example")
     assert response.status_code == 302 and response["Location"] == "/password/reset/sent/"
     assert "Check your email" in client.get(response["Location"]).content.decode()
 
@@ -64,26 +75,26 @@ def test_password_reset_end_to_end_through_the_outbox(client):
     assert "This link no longer works" in again.content.decode()
 
 
-def test_unknown_email_gets_the_same_answer_and_no_mail(client):
+def test_unknown_email_gets_the_same_answer_and_no_mail(client, reset_request):
     UserFactory(username="kim", email="kim@acme.example")
-    known = client.post("/password/reset/", {"email": "kim@acme.example"})
-    unknown = client.post("/password/reset/", {"email": "nobody@acme.example"})
+    known = reset_request("kim@acme.example")
+    unknown = reset_request("nobody@acme.example")
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["kim@acme.example"]
 
 
-def test_deactivated_account_gets_no_reset_mail_and_the_same_answer(client):
+def test_deactivated_account_gets_no_reset_mail_and_the_same_answer(client, reset_request):
     UserFactory(username="gone", email="gone@acme.example", is_active=False)
-    response = client.post("/password/reset/", {"email": "gone@acme.example"})
+    response = reset_request("gone@acme.example")
     assert response.status_code == 302 and response["Location"] == "/password/reset/sent/"
     assert mail.outbox == []
 
 
-def test_invited_agent_without_a_password_can_still_ask_for_a_link(client):
+def test_invited_agent_without_a_password_can_still_ask_for_a_link(client, reset_request):
     user = UserFactory(username="new", email="new@acme.example", is_staff=True)
     user.set_unusable_password()
     user.save()
-    client.post("/password/reset/", {"email": "new@acme.example"})
+    reset_request("new@acme.example")
     assert len(mail.outbox) == 1
     link = _reset_link(mail.outbox[0])
     page = client.get(link, follow=True)
@@ -91,16 +102,16 @@ def test_invited_agent_without_a_password_can_still_ask_for_a_link(client):
     assert Client().login(username="new", password=NEW)
 
 
-def test_bad_email_on_the_reset_form_is_a_clear_error(client):
-    response = client.post("/password/reset/", {"email": "not an address"})
+def test_bad_email_on_the_reset_form_is_a_clear_error(client, reset_request):
+    response = reset_request("not an address")
     assert response.status_code == 200
     assert "Enter a valid email address." in response.content.decode()
     assert mail.outbox == []
 
 
-def test_tampered_reset_link_does_not_work(client):
+def test_tampered_reset_link_does_not_work(client, reset_request):
     user = UserFactory(username="kim", email="kim@acme.example")
-    client.post("/password/reset/", {"email": "kim@acme.example"})
+    reset_request("kim@acme.example")
     link = _reset_link(mail.outbox[0])
     tampered = link[:-3] + ("a" if link[-3] != "a" else "b") + link[-2:]
     assert "This link no longer works" in Client().get(tampered, follow=True).content.decode()
@@ -221,3 +232,54 @@ def test_going_offline_hands_tickets_back_and_coming_back_takes_the_queue(client
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/account/availability/", {"availability": "available"})
     assert Ticket.objects.get(pk=waiting.pk).assignee_id == leaving.user_id
+
+
+# --- sign-in brute-force guard -------------------------------------------------------------
+
+
+def test_repeated_failed_sign_ins_lock_that_username_from_that_address(settings):
+    settings.PARLEY_LOGIN_MAX_FAILURES = 3
+    UserFactory(username="kim", is_staff=True)
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(3):
+        wrong = attacker.post("/login/", {"username": "kim", "password": "guess"})
+        assert wrong.status_code == 200 and "Please enter a correct username and password" in wrong.content.decode()
+
+    locked = attacker.post("/login/", {"username": "KIM", "password": OLD})  # even the right password
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.content.decode()
+    assert "_auth_user_id" not in attacker.session
+
+    # Kim, from her own address, is not locked out by someone else's guessing.
+    kim = Client(REMOTE_ADDR="198.51.100.7")
+    assert kim.post("/login/", {"username": "kim", "password": OLD}).status_code == 302
+
+
+def test_many_usernames_from_one_address_lock_the_address(settings):
+    settings.PARLEY_LOGIN_MAX_FAILURES_PER_IP = 4
+    UserFactory(username="lee", is_staff=True)
+    sprayer = Client(REMOTE_ADDR="203.0.113.10")
+    for name in ("a", "b", "c", "d"):
+        sprayer.post("/login/", {"username": name, "password": "x"})
+    assert sprayer.post("/login/", {"username": "lee", "password": OLD}).status_code == 429
+
+
+def test_a_successful_sign_in_clears_the_failures(settings):
+    settings.PARLEY_LOGIN_MAX_FAILURES = 3
+    UserFactory(username="sam", is_staff=True)
+    agent = Client(REMOTE_ADDR="198.51.100.8")
+    for _ in range(2):
+        agent.post("/login/", {"username": "sam", "password": "typo"})
+    assert agent.post("/login/", {"username": "sam", "password": OLD}).status_code == 302
+    agent.logout()
+    for _ in range(2):
+        agent.post("/login/", {"username": "sam", "password": "typo"})
+    assert agent.post("/login/", {"username": "sam", "password": OLD}).status_code == 302
+
+
+def test_the_client_address_behind_trusted_proxies_cannot_be_chosen_by_the_client(rf, settings):
+    from helpdesk.ratelimit import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.50", REMOTE_ADDR="10.0.0.2")
+    assert client_ip(request) == "10.0.0.2"
+    settings.PARLEY_TRUSTED_PROXIES = 1
+    assert client_ip(request) == "203.0.113.50"  # what our proxy saw; "1.2.3.4" was the client's claim

@@ -283,6 +283,25 @@ def password_link(*, user: Any, site_url: str) -> str:
     return site_url.rstrip("/") + path
 
 
+def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:
+    """Send Django's password-reset email to every active account with ``email`` (run on a
+    worker, see tickets.tasks.send_password_reset). Returns how many were sent."""
+    from tickets.forms_manage import AccountPasswordResetForm
+
+    form = AccountPasswordResetForm({"email": email})
+    if not form.is_valid():
+        return 0
+    users = list(form.get_users(form.cleaned_data["email"]))
+    form.save(
+        domain_override=domain,
+        use_https=use_https,
+        subject_template_name="registration/password_reset_subject.txt",
+        email_template_name="registration/password_reset_email.txt",
+        extra_email_context={"company_name": company_profile_get().name, "site_name": domain},
+    )
+    return len(users)
+
+
 def agent_send_password_link(*, user: Any, site_url: str, invite: bool = False) -> None:
     """Email the user a link to set their password: an invitation for a new account, or a
     reset an admin sends. Sent once the surrounding transaction commits."""

@@ -7,31 +7,46 @@ and form. Routes are in helpdesk/urls.py under Django's usual names (``password_
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from tickets import selectors, services
-from tickets.forms_manage import AccountPasswordResetForm, AvailabilityForm
+from tickets import services
+from tickets.forms_manage import AccountPasswordResetForm, AvailabilityForm, GuardedAuthenticationForm
 from tickets.views.base import staff_required
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in behind the brute-force guard; a locked attempt answers 429."""
+
+    form_class = GuardedAuthenticationForm
+
+    def form_invalid(self, form: GuardedAuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "locked"):
+            response.status_code = 429
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
     """Asks for an email address and always answers "check your inbox": whether an account
-    has that address is never revealed."""
+    has that address is never revealed — not by the page, and not by the time it takes,
+    because the email is sent by a worker (tickets.tasks.send_password_reset) queued the
+    same way for every address."""
 
     form_class = AccountPasswordResetForm
     template_name = "registration/password_reset_form.html"
-    email_template_name = "registration/password_reset_email.txt"
-    subject_template_name = "registration/password_reset_subject.txt"
 
-    @property
-    def extra_email_context(self) -> dict[str, Any]:  # type: ignore[override]
-        return {"company_name": selectors.company_profile_get().name}
+    def form_valid(self, form: AccountPasswordResetForm) -> HttpResponse:
+        from tickets.tasks import send_password_reset
+
+        email, domain, use_https = form.cleaned_data["email"], self.request.get_host(), self.request.is_secure()
+        transaction.on_commit(lambda: send_password_reset.delay(email, domain, use_https))
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
