@@ -194,3 +194,19 @@ def test_the_inbox_selector_tells_at_risk_from_breached(policy):
         routing.apply_sla_policy(ticket=t, policy=policy)
     plain = TicketFactory()
     assert sla_statuses(ticket_ids=[ok.pk, risky.pk, late.pk, plain.pk], now=now) == {ok.pk: "ok", risky.pk: "at_risk", late.pk: "breached"}
+
+
+def test_time_spent_solved_does_not_count_when_the_ticket_is_reopened(policy):
+    start = dt.datetime(2025, 1, 13, 9, tzinfo=dt.UTC)
+    ticket = TicketFactory(created_at=start, updated_at=start)
+    routing.apply_sla_policy(ticket=ticket, policy=policy)
+    Ticket.objects.filter(pk=ticket.pk).update(status="solved")
+    sla.sync(Ticket.objects.get(pk=ticket.pk), now=start + dt.timedelta(minutes=30))
+    # Reopened three days later: each clock resumes with what was left (30 min, 7.5 hours).
+    Ticket.objects.filter(pk=ticket.pk).update(status="open")
+    reopened = start + dt.timedelta(days=3, minutes=30)
+    sla.sync(Ticket.objects.get(pk=ticket.pk), now=reopened)
+    ticket.refresh_from_db()
+    assert ticket.sla_first_response_due_at == reopened + dt.timedelta(minutes=30)
+    assert ticket.sla_resolution_due_at == reopened + dt.timedelta(minutes=450)
+    assert sla.state_of(TicketRouting.objects.get(ticket=ticket), now=reopened) == "ok"

@@ -3,8 +3,9 @@
 Stored on TicketRouting (all three metrics, the pause and what was warned or breached)
 and copied to ``Ticket.sla_first_response_due_at`` / ``sla_resolution_due_at``, which the
 inbox reads. Recomputed whenever the ticket changes (priority, team, status, a reply);
-while the ticket is pending on the customer the clock stops (when the policy says so):
-the due times are cleared and, on resuming, pushed back by the business time paused.
+while the ticket is pending on the customer (when the policy says so) or solved, the clock
+stops: the due times are cleared and, on resuming (a reply from the customer, a reopening),
+pushed back by the business time paused.
 """
 
 from __future__ import annotations
@@ -108,14 +109,17 @@ def compute(state: TicketRouting, ticket: Ticket, *, now: dt.datetime) -> dict[s
     if policy is None:
         return none
     calendar = calendar_for(ticket, policy)
-    paused = policy.pause_when_pending and ticket.status == Ticket.Status.PENDING
+    # Time spent solved never counts: a ticket reopened days later resumes its clocks
+    # where they stopped instead of being breached on arrival. Pending pauses when the
+    # policy says so.
+    paused = ticket.status in DONE_STATUSES or (policy.pause_when_pending and ticket.status == Ticket.Status.PENDING)
     if paused and state.paused_at is None:
         state.paused_at = now
     elif not paused and state.paused_at is not None:
         state.paused_seconds += business_hours.business_seconds_between(calendar, state.paused_at, now)
         state.paused_at = None
     target = target_for(policy, priority=ticket.priority, tier=ticket.customer.tier)
-    if paused or target is None or ticket.status in DONE_STATUSES:
+    if paused or target is None:
         return none
     due = dict(none)
     shift = state.paused_seconds
