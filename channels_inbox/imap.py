@@ -171,7 +171,7 @@ def _close_quietly(client: IMAPClient) -> None:
     except Exception:  # noqa: BLE001 - best effort on a connection we are abandoning
         try:
             client.shutdown()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S110 - the connection is being abandoned anyway
             pass
 
 

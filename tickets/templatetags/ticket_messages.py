@@ -100,7 +100,8 @@ def _cache_key(message: Message, by_cid: dict[str, Any]) -> str:
 
 def _as_body(rendered: tuple[str, str]) -> dict[str, Any]:
     visible, quoted = rendered
-    return {"visible": mark_safe(visible), "quoted": mark_safe(quoted) if quoted else SafeString("")}
+    # Both parts were rendered by render_body: sanitized HTML (nh3) or escaped text.
+    return {"visible": mark_safe(visible), "quoted": mark_safe(quoted) if quoted else SafeString("")}  # noqa: S308
 
 
 def message_bodies(messages: Iterable[Message]) -> dict[int, dict[str, Any]]:

@@ -216,7 +216,7 @@ def addresses(msg: StdMessage, name: str) -> list[tuple[str, str]]:
         try:
             header = policy.default.header_factory(name, value)
             pairs = [(a.display_name, a.addr_spec) for a in header.addresses]  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S112 - an unparseable address header is skipped; the raw header is kept
             continue
         for display_name, address in pairs:
             address = clean_line(address).lower()
