@@ -14,6 +14,7 @@ from channels_inbox import pipeline
 from channels_inbox.adapters import get_adapter
 from channels_inbox.exceptions import PermanentChannelError, TransientChannelError, UnsupportedChannelKind
 from channels_inbox.models import Channel, InboundMessage
+from helpdesk.queueing import enqueue, enqueue_on_commit
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Message
@@ -48,7 +49,7 @@ def inbound_store(
         envelope_recipient=envelope_recipient.strip().lower()[:320],
     )
     if enqueue:
-        transaction.on_commit(lambda: process_inbound.delay(inbound.pk))
+        enqueue_on_commit(process_inbound, inbound.pk)
     return inbound
 
 
@@ -67,10 +68,42 @@ def inbound_requeue_stale(*, older_than: dt.timedelta = dt.timedelta(minutes=5),
         .values_list("pk", flat=True)[:limit]
     )
     for inbound_id in ids:
-        process_inbound.delay(inbound_id)
+        enqueue(process_inbound, inbound_id)
     if ids:
         logger.warning("requeued stale inbound messages", extra={"count": len(ids)})
     return len(ids)
+
+
+# A reply whose first delivery task never ran after this long was lost with the broker.
+OUTBOUND_STALE_AFTER = dt.timedelta(minutes=5)
+# Longer than the whole retry schedule of deliver_message (30 s doubling to 1 h, 8 retries):
+# a reply still queued after that had its scheduled retry lost; it gets one final attempt.
+OUTBOUND_GIVE_UP_AFTER = dt.timedelta(hours=6)
+
+
+def outbound_requeue_stale(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Queue again the replies still "queued" whose delivery task was lost (the broker was
+    down when it was queued, or restarted and forgot a scheduled retry). Delivery is
+    idempotent under the message's row lock, so a merely slow task is harmless."""
+    from channels_inbox.tasks import deliver_message, deliver_message_final
+
+    now = now or timezone.now()
+    queued = Message.objects.filter(direction=Message.Direction.OUTBOUND, delivery_status=Message.DeliveryStatus.QUEUED)
+    never_tried = list(
+        queued.filter(delivery_attempts=0, created_at__lt=now - OUTBOUND_STALE_AFTER)
+        .order_by("created_at").values_list("pk", flat=True)[:limit]
+    )
+    overdue = list(
+        queued.filter(delivery_attempts__gt=0, created_at__lt=now - OUTBOUND_GIVE_UP_AFTER)
+        .order_by("created_at").values_list("pk", flat=True)[:limit]
+    )
+    for message_id in never_tried:
+        enqueue(deliver_message, message_id)
+    for message_id in overdue:
+        enqueue(deliver_message_final, message_id)
+    if never_tried or overdue:
+        logger.warning("requeued stale outbound messages", extra={"count": len(never_tried), "final": len(overdue)})
+    return len(never_tried) + len(overdue)
 
 
 def inbound_process(*, inbound_id: int) -> pipeline.Result:

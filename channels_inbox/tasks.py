@@ -44,6 +44,21 @@ def deliver_message(self, message_id: int) -> str:
         raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
 
 
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
+def deliver_message_final(message_id: int) -> str:
+    """One last attempt for a reply whose retries were lost; a failure now is final."""
+    try:
+        return services.message_deliver(message_id=message_id, final_attempt=True)
+    except TransientChannelError:
+        return "failed"
+
+
+@shared_task(acks_late=True, time_limit=120)
+def requeue_stale_outbound() -> int:
+    """Beat: replies whose delivery task was lost are queued again."""
+    return services.outbound_requeue_stale()
+
+
 def retry_countdown(exc: TransientChannelError, retries: int) -> float:
     """Seconds before the next attempt: what the platform asked for (429 Retry-After), else
     exponential backoff (30 s, 1 min, 2 min ... at most an hour)."""

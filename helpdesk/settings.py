@@ -216,6 +216,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Safety net: an inbound row whose task was lost (broker flushed or down when it was
     # queued) is queued again; processing is idempotent, so a second run is harmless.
     "requeue-stale-inbound": {"task": "channels_inbox.tasks.requeue_stale_inbound", "schedule": 300.0},
+    # The same for replies: one still "queued" whose delivery task was lost is queued again.
+    "requeue-stale-outbound": {"task": "channels_inbox.tasks.requeue_stale_outbound", "schedule": 300.0},
     # IMAP mailboxes of email channels: one locked poll task per mailbox per tick.
     "poll-imap": {"task": "channels_inbox.tasks.poll_imap_mailboxes", "schedule": env.int("IMAP_POLL_SECONDS", default=60)},
     # Routing: SLA warnings, breaches and escalation, time-based rules, queued tickets to free agents.

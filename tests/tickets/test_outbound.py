@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from channels_inbox import services as inbound_services
 from tickets.models import Message, Ticket, TicketEvent
 from tickets.services import message_add_note, message_reply
 
@@ -122,3 +123,30 @@ def test_channel_reply_to_without_plus_addressing(email_ticket, agent_user, djan
     with django_capture_on_commit_callbacks(execute=True):
         message_reply(ticket=email_ticket, author=agent_user, text="Hi")
     assert mail.outbox[0].reply_to == ["help@acme.example"]
+
+
+def test_replies_whose_delivery_task_was_lost_are_sent_by_the_sweep(db, email_ticket, agent_user, mailoutbox):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tickets.models import Message as Msg
+
+    # Two replies stored while the broker was unreachable: their tasks never existed.
+    old = Msg.objects.create(ticket=email_ticket, channel=email_ticket.channel, direction="outbound", author_kind="agent",
+                             author_user=agent_user, text="Lost on the way", delivery_status="queued", to=["ada@example.com"],
+                             created_at=timezone.now() - dt.timedelta(minutes=10), external_id="lost-1@parley.test")
+    fresh = Msg.objects.create(ticket=email_ticket, channel=email_ticket.channel, direction="outbound", author_kind="agent",
+                               author_user=agent_user, text="Just written", delivery_status="queued", to=["ada@example.com"],
+                               created_at=timezone.now(), external_id="fresh-1@parley.test")
+    # One whose retries were lost hours ago: a last attempt.
+    retried = Msg.objects.create(ticket=email_ticket, channel=email_ticket.channel, direction="outbound", author_kind="agent",
+                                 author_user=agent_user, text="Retried long ago", delivery_status="queued", delivery_attempts=3, to=["ada@example.com"],
+                                 created_at=timezone.now() - dt.timedelta(hours=7), external_id="retried-1@parley.test")
+
+    assert inbound_services.outbound_requeue_stale() == 2
+
+    statuses = dict(Msg.objects.filter(pk__in=[old.pk, fresh.pk, retried.pk]).values_list("pk", "delivery_status"))
+    assert statuses == {old.pk: "sent", fresh.pk: "queued", retried.pk: "sent"}
+    assert sorted(m.extra_headers.get("Message-ID", "") for m in mailoutbox) == ["<lost-1@parley.test>", "<retried-1@parley.test>"]
+    assert inbound_services.outbound_requeue_stale() == 0  # sent is sent: nothing twice

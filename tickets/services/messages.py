@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from helpdesk.queueing import enqueue_on_commit
 from tickets import events
 from tickets.events import SYSTEM, Actor
 from tickets.exceptions import DuplicateMessage
@@ -200,7 +201,7 @@ def message_reply(
     ticket.updated_at = now
     ticket.save(update_fields=list(dict.fromkeys(fields)))
     events.message_added(ticket, message, actor=actor)
-    transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    enqueue_on_commit(deliver_message, message.pk)
     publish_on_commit("message.created", ticket_id=ticket.pk, message_id=message.pk)
     # Routing hook (issue 5): a reply meets the first/next-response SLA targets.
     from tickets.services.tickets import _routing_after_change
@@ -317,6 +318,6 @@ def message_send_automatic(*, ticket: Ticket, subject: str, text: str) -> Messag
         created_at=timezone.now(),
     )
     events.message_added(ticket, message, actor=SYSTEM)
-    transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    enqueue_on_commit(deliver_message, message.pk)
     publish_on_commit("message.created", ticket_id=ticket.pk, message_id=message.pk)
     return message
