@@ -439,6 +439,7 @@ class GuardedAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
+        "invalid_login": "Your username and password didn't match. Please try again.",
         "locked": "Too many failed sign-ins from here. Wait a few minutes, or reset your password.",
     }
 
