@@ -8,11 +8,14 @@ lose a customer's message or lock everyone out because Redis blinked.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 
 def _name(scope: str, key: str, window: int) -> str:
@@ -59,3 +62,22 @@ def client_ip(request: HttpRequest) -> str:
         if len(chain) >= proxies:
             return chain[-proxies]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def limit_by_ip(scope: str, setting: str, *, window: int = 60) -> Callable[[Any], Any]:
+    """A view decorator: at most ``settings.<setting>`` requests per client address per
+    ``window`` seconds, then 429 with Retry-After (senders that retry, like the messaging
+    platforms, simply come back later)."""
+
+    def decorate(view: Any) -> Any:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if not allow(scope, client_ip(request), limit=getattr(settings, setting), window=window):
+                response = HttpResponse("Too many requests; try again later.\n", status=429, content_type="text/plain")
+                response["Retry-After"] = str(window)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate

@@ -78,6 +78,8 @@ PARLEY_LOGIN_MAX_FAILURES_PER_IP = env.int("PARLEY_LOGIN_MAX_FAILURES_PER_IP", d
 PARLEY_LOGIN_WINDOW_SECONDS = env.int("PARLEY_LOGIN_WINDOW_SECONDS", default=15 * 60)
 # Reverse proxies in front of Parley that append to X-Forwarded-For (0: use REMOTE_ADDR).
 PARLEY_TRUSTED_PROXIES = env.int("PARLEY_TRUSTED_PROXIES", default=0)
+# Requests per minute one address may make to the inbound webhooks under /hooks/.
+PARLEY_HOOKS_IP_RATE = env.int("PARLEY_HOOKS_IP_RATE", default=1200)
 
 # --- Applications --------------------------------------------------------------------
 
