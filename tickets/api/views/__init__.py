@@ -1,0 +1,1 @@
+"""API views, one module per resource; each builds on tickets/api/base.py."""
