@@ -1,0 +1,2 @@
+"""Outgoing webhooks: signed JSON POSTs to other systems when tickets, messages and
+customers change (docs/webhooks.md)."""
