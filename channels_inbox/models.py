@@ -125,3 +125,38 @@ class ImapFolderState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.folder} (uid {self.last_uid})"
+
+
+class WidgetVisitor(models.Model):
+    """One browser (or one signed-in user's device) talking through a chat channel's widget.
+
+    The visitor token is a bearer credential kept in the visitor's browser: only its
+    SHA-256 is stored, so a database leak does not let anyone read a conversation. The
+    token is 256 bits of randomness, so a fast hash is enough (no password stretching).
+    ``thread_key`` is the conversation key the pipeline threads on (``visitor:<public_id>``,
+    or ``user:<id>`` once the host site verified who it is, so a user's devices share one
+    conversation); tickets of the conversation carry it as their ``thread_key``.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="widget_visitors")
+    token_hash = models.CharField(max_length=64, unique=True)
+    # Public, non-secret id: the chat identity's address and the realtime group's name.
+    public_id = models.CharField(max_length=32, unique=True)
+    thread_key = models.CharField(max_length=255)
+    customer = models.ForeignKey("tickets.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ticket = models.ForeignKey("tickets.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    name = models.CharField(max_length=200, blank=True, default="")
+    # Where to answer when the visitor has gone: given by the visitor (unverified) or by the
+    # host site's signed identity (verified).
+    email = models.EmailField(max_length=254, blank=True, default="")
+    is_verified = models.BooleanField(default=False)
+    # The host site's user id, from a verified identity only.
+    external_user_id = models.CharField(max_length=255, blank=True, default="")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "thread_key"], name="widget_visitor_thread")]
+
+    def __str__(self) -> str:
+        return f"widget visitor {self.public_id}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from channels_inbox.adapters.api import ApiAdapter
 from channels_inbox.adapters.base import ChannelAdapter
+from channels_inbox.adapters.chat import ChatAdapter
 from channels_inbox.adapters.email import EmailAdapter
 from channels_inbox.adapters.meta import InstagramAdapter, MessengerAdapter, WhatsAppAdapter
 from channels_inbox.adapters.telegram import TelegramAdapter
@@ -13,6 +14,7 @@ from channels_inbox.exceptions import UnsupportedChannelKind
 ADAPTERS: dict[str, ChannelAdapter] = {
     EmailAdapter.kind: EmailAdapter(),
     ApiAdapter.kind: ApiAdapter(),
+    ChatAdapter.kind: ChatAdapter(),
     TelegramAdapter.kind: TelegramAdapter(),
     WhatsAppAdapter.kind: WhatsAppAdapter(),
     MessengerAdapter.kind: MessengerAdapter(),
