@@ -10,11 +10,13 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
 from metrics.models import TicketMetrics
+from tests.conftest import full_mode_only
 from tests.factories import AgentFactory, TicketFactory
 from metrics.services import ticket_metrics_refresh
 from metrics.tasks import refresh_ticket_metrics
@@ -38,6 +40,10 @@ def _customer_writes(ticket: Ticket, message_id: str, text: str = "Any news?"):
 
 
 def test_each_event_refreshes_the_row_once_its_transaction_commits(email_ticket, agent_user):
+    from metrics.surveys.models import SurveySettings
+
+    # The CSAT survey a solve sends is a message of its own (another transaction, another refresh).
+    SurveySettings.objects.update_or_create(pk=1, defaults={"csat_enabled": False})
     TicketMetrics.objects.all().delete()
     with CaptureQueriesContext(connection) as queries:
         services.message_reply(ticket=email_ticket, author=agent_user, text="Refund on its way.", status=Ticket.Status.SOLVED)
@@ -138,3 +144,19 @@ def test_a_failing_refresh_never_fails_the_committed_change(monkeypatch, caplog)
     services.message_add_note(ticket=ticket, author=AgentFactory().user, text="still saved")
     assert ticket.messages.filter(text="still saved").exists()
     assert "metrics refresh not queued" in caplog.text
+
+
+@full_mode_only
+def test_a_recompute_split_over_processes_gives_the_same_rows(email_ticket, agent_user):
+    from metrics.services import metrics_recompute
+
+    services.message_reply(ticket=email_ticket, author=agent_user, text="Which order?", status=Ticket.Status.PENDING)
+    other = TicketFactory(channel=email_ticket.channel)
+    services.message_add_note(ticket=other, author=agent_user, text="looking")
+    incremental = snapshot()
+    assert len(incremental) == 2
+    TicketMetrics.objects.all().delete()
+    assert metrics_recompute(workers=2, batch_size=1) == 2
+    assert snapshot() == incremental
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("recompute_metrics", "--workers", "0")
