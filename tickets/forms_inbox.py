@@ -12,10 +12,14 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.http import QueryDict
 
-from channels_inbox.models import Channel
-from tickets.models import Team, Ticket
+from tickets.models import Ticket
 from tickets.widgets import FastCheckboxSelectMultiple, FastSelect, FastSelectMultiple
-from tickets.selectors.inbox import BUILTIN_VIEWS, SORT_CHOICES
+from tickets.selectors.inbox import (
+    BUILTIN_VIEWS,
+    SORT_CHOICES,
+    InboxChoices,
+    inbox_filter_choices,
+)
 from tickets.selectors.search import SEARCH_MAX_LENGTH
 from tickets.services.bulk import ACTIONS, ADD_TAG, ASSIGN, MERGE, REMOVE_TAG, STATUS
 
@@ -46,16 +50,14 @@ FILTER_FIELDS = (
 
 
 def agent_choices() -> list[tuple[str, str]]:
+    """Active staff as (id, name) choices: an assignee list for forms used outside the inbox
+    page (which reads them with the other lists, ``inbox_filter_choices``)."""
     users = (
         get_user_model()
         .objects.filter(is_staff=True, is_active=True)
         .order_by("first_name", "last_name", "username")
     )
     return [(str(u.pk), u.get_full_name() or u.get_username()) for u in users]
-
-
-def _assignee_filter_choices() -> list[tuple[str, str]]:
-    return [("", "Anyone"), ("me", "Me"), ("none", "Nobody"), *agent_choices()]
 
 
 def _assignee_bulk_choices() -> list[tuple[str, str]]:
@@ -90,11 +92,11 @@ class InboxFilterForm(forms.Form):
         required=False,
         widget=FastCheckboxSelectMultiple,
     )
-    channel = forms.ModelMultipleChoiceField(
-        queryset=Channel.objects.order_by("name"), required=False, widget=FastSelectMultiple
-    )
-    team = forms.ModelMultipleChoiceField(queryset=Team.objects.none(), required=False, widget=FastSelectMultiple)
-    assignee = forms.ChoiceField(choices=_assignee_filter_choices, required=False, widget=FastSelect)
+    # Choices set per form from ``inbox_filter_choices`` (one query for all three lists);
+    # cleaned to lists of ids.
+    channel = forms.TypedMultipleChoiceField(coerce=int, required=False, widget=FastSelectMultiple)
+    team = forms.TypedMultipleChoiceField(coerce=int, required=False, widget=FastSelectMultiple)
+    assignee = forms.ChoiceField(required=False, widget=FastSelect)
     tag = CommaListField(
         required=False,
         max_length=500,
@@ -123,31 +125,22 @@ class InboxFilterForm(forms.Form):
         self,
         *args: Any,
         user: Any,
-        agent_choices: list[tuple[str, str]] | None = None,
+        choices: InboxChoices | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        if agent_choices is not None:
-            self.fields["assignee"].choices = [
-                ("", "Anyone"),
-                ("me", "Me"),
-                ("none", "Nobody"),
-                *agent_choices,
-            ]
+        if choices is None:
+            choices = inbox_filter_choices(user=user)
+        self.fields["channel"].choices = choices.channels
         # Teams offered: public ones and the private ones this user may see.
-        from tickets.roles import ADMIN, MANAGER, user_role
-
-        teams = Team.objects.order_by("name")
-        if user_role(user) not in (ADMIN, MANAGER):
-            agent = getattr(user, "agent", None)
-            mine = (
-                agent.teams.values("pk")
-                if agent is not None
-                else Team.objects.none().values("pk")
-            )
-            teams = teams.filter(is_private=False) | teams.filter(pk__in=mine)
-        self.fields["team"].queryset = teams
+        self.fields["team"].choices = choices.teams
+        self.fields["assignee"].choices = [
+            ("", "Anyone"),
+            ("me", "Me"),
+            ("none", "Nobody"),
+            *choices.agents,
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -177,8 +170,6 @@ class InboxFilterForm(forms.Form):
         out: dict[str, Any] = {}
         for name in FILTER_FIELDS:
             value = self.cleaned_data.get(name)
-            if name in ("channel", "team") and value is not None:
-                value = [obj.pk for obj in value]
             if value is None or value == "" or value == []:
                 continue
             out[name] = value

@@ -196,13 +196,17 @@ def customer_get_for_user(*, user: Any, customer_id: int) -> Customer | None:
 
 
 def customer_survey_responses(*, customer: Customer, user: Any) -> list[Any]:
-    """CSAT/NPS/CES answers this customer gave, newest first: the hook for the metrics app.
+    """CSAT/NPS/CES answers this customer gave, newest answer first (metrics.surveys): one
+    query, only those about tickets ``visible_tickets(user)`` holds, plus the answers about
+    no ticket (NPS campaigns), which concern the company rather than a team's work."""
+    from metrics.surveys.models import SurveyResponse
 
-    Until metrics stores survey responses there are none, and the panel shows nothing. When
-    it does, return its rows here (one query, only for tickets ``visible_tickets(user)``
-    holds) with at least ``kind``, ``score``, ``comment``, ``created_at`` and ``ticket``.
-    """
-    return []
+    return list(
+        SurveyResponse.objects.filter(customer=customer)
+        .filter(Q(ticket__isnull=True) | Q(ticket__in=visible_tickets(user).values("pk")))
+        .select_related("ticket")
+        .order_by("-answered_at", "-id")[:PANEL_HISTORY_LIMIT]
+    )
 
 
 def _sentiment_expression():

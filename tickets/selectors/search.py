@@ -9,7 +9,8 @@ migration (tests/tickets/test_search.py checks the plan uses the indexes).
 
 Ranking follows shared/FLOORS.md: a common word matches hundreds of thousands of
 messages, so each source contributes only its newest ``SEARCH_CANDIDATES`` matches, and
-only those candidates are ranked (ts_rank), never every match.
+only those candidates are ranked (ts_rank), never every match: a ticket's message rank is
+the best of its own message hits among them, read with the candidates in one query.
 
 SQLite (embedded): every word must appear (icontains) in the subject, a message, the
 customer's name or one of their addresses; no ranking (the relevance sort falls back to
@@ -18,16 +19,20 @@ latest activity).
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connections
 from django.db.models import (
     Case,
     Exists,
+    Expression,
+    F,
     FloatField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
@@ -71,12 +76,13 @@ def ticket_search(
     return _fallback_search(qs, text)
 
 
-def _candidate_ids(
-    text: str, query: SearchQuery, name_query: SearchQuery, using: str
-) -> tuple[RawSQL, Q]:
-    """The ids of at most ``3 * SEARCH_CANDIDATES`` tickets: one UNION of the newest N
-    message hits, subject hits and tickets of matching customers; and the test "is the
-    ticket's customer one searched for" (for the rank).
+def _candidates_sql(
+    text: str, query: SearchQuery, name_query: SearchQuery, using: str, *, ranked: bool
+) -> tuple[str, list[Any]]:
+    """At most ``3 * SEARCH_CANDIDATES`` tickets: one UNION of the newest N message hits,
+    subject hits and tickets of matching customers. ``ranked``: rows of (ticket id, best
+    ``ts_rank`` among its message hits, 0 when it came by subject or customer only);
+    else one id column.
 
     Why one list: ``pk IN (messages) OR pk IN (subjects) OR pk IN (customers)`` cannot be
     an index condition, so PostgreSQL read every ticket with three hashed subplans (seconds
@@ -89,14 +95,39 @@ def _candidate_ids(
         Message.objects.alias(v=message_vector())
         .filter(v=query)
         .order_by("-id")
-        .values("ticket_id")[:SEARCH_CANDIDATES]
     )
+    if ranked:
+        message_hits = message_hits.annotate(r=SearchRank(message_vector(), query))
+    message_hits = message_hits.values("ticket_id", *(["r"] if ranked else []))[:SEARCH_CANDIDATES]
     subject_hits = (
         Ticket.objects.alias(v=subject_vector())
         .filter(v=query)
         .order_by("-id")
         .values("pk")[:SEARCH_CANDIDATES]
     )
+    customer_ids, address_ids = _customer_hits(text, name_query)
+    parts, params = [], []
+    for sub in (message_hits, subject_hits, customer_ids, address_ids):
+        sql, sub_params = sub.query.get_compiler(using=using).as_sql()
+        parts.append(sql)
+        params.extend(sub_params)
+    ticket = Ticket._meta.db_table
+    # Below: ORM-compiled SQL and table names formatted in, every value a bound parameter.
+    customers_tickets = (
+        f"SELECT t.id FROM {ticket} t WHERE t.customer_id = ANY(ARRAY(({parts[2]}) UNION ({parts[3]}))) "  # noqa: S608
+        f"ORDER BY t.customer_id, t.created_at DESC LIMIT {int(SEARCH_CANDIDATES)}"
+    )
+    if not ranked:
+        return f"SELECT c.id FROM (({parts[0]}) UNION ({parts[1]}) UNION ({customers_tickets})) AS c(id)", params  # noqa: S608
+    return (
+        f"SELECT c.id, MAX(c.r) FROM (({parts[0]}) UNION ALL (SELECT s.pk, 0.0 FROM ({parts[1]}) AS s(pk)) "  # noqa: S608
+        f"UNION ALL (SELECT k.id, 0.0 FROM ({customers_tickets}) AS k(id))) AS c(id, r) GROUP BY c.id",
+        params,
+    )
+
+
+def _customer_hits(text: str, name_query: SearchQuery) -> tuple[QuerySet[Any], QuerySet[Any]]:
+    """Ids of customers whose name matches, and of customers with an address starting so."""
     customer_ids = (
         Customer.objects.alias(v=customer_name_vector())
         .filter(v=name_query)
@@ -105,20 +136,29 @@ def _candidate_ids(
     address_ids = CustomerIdentity.objects.filter(
         address__startswith=text.lower()
     ).values("customer_id")[:SEARCH_CANDIDATES]
-    parts, params = [], []
-    for sub in (message_hits, subject_hits, customer_ids, address_ids):
-        sql, sub_params = sub.query.get_compiler(using=using).as_sql()
-        parts.append(sql)
-        params.extend(sub_params)
-    ticket = Ticket._meta.db_table
-    sql = (
-        f"SELECT c.id FROM (({parts[0]}) UNION ({parts[1]}) UNION "
-        f"(SELECT t.id FROM {ticket} t WHERE t.customer_id = ANY(ARRAY(({parts[2]}) UNION ({parts[3]}))) "
-        f"ORDER BY t.customer_id, t.created_at DESC LIMIT {int(SEARCH_CANDIDATES)})) AS c(id)"
-    )
-    return RawSQL(sql, params), Q(customer_id__in=customer_ids) | Q(
-        customer_id__in=address_ids
-    )
+    return customer_ids, address_ids
+
+
+class _RankOf(Expression):
+    """A ticket's rank read from a ``{ticket id: rank}`` map passed as one JSON parameter
+    (0 for a ticket not in it)."""
+
+    output_field = FloatField()
+
+    def __init__(self, ranks: dict[int, float]) -> None:
+        super().__init__(output_field=FloatField())
+        self.ranks = json.dumps({str(pk): float(r) for pk, r in ranks.items()})
+        self.ticket_id = F("pk")
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.ticket_id]
+
+    def set_source_expressions(self, exprs: list[Any]) -> None:
+        (self.ticket_id,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        ticket_id, params = compiler.compile(self.ticket_id)
+        return f"COALESCE((%s::jsonb ->> ({ticket_id})::text)::real, 0.0)", [self.ranks, *params]
 
 
 def _postgres_search(
@@ -126,29 +166,32 @@ def _postgres_search(
 ) -> QuerySet[Ticket]:
     query = SearchQuery(text, config=TEXT_CONFIG, search_type="websearch")
     name_query = SearchQuery(text, config=NAME_CONFIG, search_type="websearch")
-    candidates, customer_matches = _candidate_ids(text, query, name_query, qs.db)
-    qs = qs.filter(pk__in=candidates)
     if not rank:
-        return qs
-    # Rank only the candidates (FLOORS: rank the newest N matches): the subject, and the
-    # ticket's messages that match — found through the ticket's own messages, a few each.
-    best_message = (
-        Message.objects.filter(ticket_id=OuterRef("pk"))
-        .alias(v=message_vector())
-        .filter(v=query)
-        .annotate(r=SearchRank(message_vector(), query))
-        .order_by("-r")
-        .values("r")[:1]
-    )
+        sql, params = _candidates_sql(text, query, name_query, qs.db, ranked=False)
+        return qs.filter(pk__in=RawSQL(sql, params))  # noqa: S611 (compiled above, values bound)
+    # Ranked (FLOORS: rank the newest N matches): the candidates are read first, each with
+    # the best rank of its own message hits, in one query; the page's query then takes
+    # them as a list of ids and a map of ranks. Why: as subqueries of the page's query,
+    # the newest message hits (``to_tsvector`` of each message walked until N match) were
+    # needed twice, once to choose the candidates and once more to rank them, and ranking
+    # each candidate against all of its own messages parsed ~2,000 messages for a common
+    # word (~70 ms of 95 at 1,000,000 tickets, bench/README.md run 4). One more query, the
+    # same count whatever the data (an empty list is still a query: ``= ANY('{}')``).
+    sql, params = _candidates_sql(text, query, name_query, qs.db, ranked=True)
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        ranks = {int(pk): float(r or 0.0) for pk, r in cursor.fetchall()}
+    qs = qs.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [list(ranks)]))
+    customer_ids, address_ids = _customer_hits(text, name_query)
     zero = Value(0.0, output_field=FloatField())
     return qs.annotate(
         search_rank=Greatest(
             # A word in the subject weighs double; a ticket that matched only through
             # its customer ranks like a modest text match.
             Coalesce(SearchRank(subject_vector(), query), zero) * Value(2.0),
-            Coalesce(Subquery(best_message, output_field=FloatField()), zero),
+            _RankOf(ranks),
             Case(
-                When(customer_matches, then=Value(0.1)),
+                When(Q(customer_id__in=customer_ids) | Q(customer_id__in=address_ids), then=Value(0.1)),
                 default=zero,
                 output_field=FloatField(),
             ),

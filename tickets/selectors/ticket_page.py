@@ -121,7 +121,15 @@ def _describe(event: TicketEvent, users: dict[int, str], teams: dict[int, str]) 
     if event.kind == kind.CUSTOMER_CHANGED:
         return "Customer changed", None
     if event.kind == kind.SURVEY_ANSWERED:
-        return "Survey answered", None
+        # metrics.surveys: "CSAT 2/5 (was 4) via email: “too slow”"
+        survey, score = str(data.get("kind") or "survey"), data.get("score")
+        scale = {"csat": "/5", "nps": "/10", "ces": "/7"}.get(survey, "")
+        text = f"{survey.upper()} rating {score}{scale}"
+        if data.get("previous") is not None and data.get("previous") != score:
+            text += f" (changed from {data['previous']})"
+        if data.get("source"):
+            text += f" via {data['source']}"
+        return (f"{text}: “{data['comment']}”" if data.get("comment") else text), None
     return event.get_kind_display(), None
 
 
@@ -172,9 +180,12 @@ def ticket_page_timeline(
 
     ``user_names``/``team_names``: names the caller already holds (user id -> display
     name, team id -> name); only the ids the events name beyond those are queried."""
+    # Attachments as a plain list per message (``timeline_attachments``): a prefetch into
+    # ``message.attachments.all()`` builds a filtered queryset per message (~0.1 ms each,
+    # 3 ms for 30 messages) that the page never uses as a queryset.
     messages = list(
         ticket.messages.select_related("author_customer", "author_user", "author_user__agent")
-        .prefetch_related("attachments")
+        .prefetch_related(Prefetch("attachments", to_attr="timeline_attachments"))
         .order_by("created_at", "id")
     )
     for message in messages:
