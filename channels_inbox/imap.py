@@ -58,6 +58,7 @@ from imapclient.imapclient import DELETED, SEEN
 from channels_inbox import services
 from channels_inbox.adapters.email.config import EmailChannelSettings, ImapSettings
 from channels_inbox.models import Channel, ImapFolderState, InboundMessage
+from channels_inbox.oauth2 import OAuth2Error, oauth2_login
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ BATCH_BYTES = 20 * 1024 * 1024
 COMMAND_UIDS = 500
 
 # Everything that means "the server or the network failed", as opposed to a bug here.
-IMAP_ERRORS: tuple[type[BaseException], ...] = (IMAPClientError, OSError)
+IMAP_ERRORS: tuple[type[BaseException], ...] = (IMAPClientError, OSError, OAuth2Error)
 
 
 @dataclass
@@ -157,7 +158,10 @@ def imap_connect(imap: ImapSettings, *, timeout: float = TIMEOUT_SECONDS) -> IMA
     try:
         if imap.security == "starttls":
             client.starttls(context)
-        client.login(imap.username, imap.password)
+        if imap.auth == "oauth2":
+            oauth2_login(client, imap)  # AUTHENTICATE XOAUTH2 with an access token
+        else:
+            client.login(imap.username, imap.password)
     except BaseException:
         _close_quietly(client)
         raise
@@ -178,6 +182,8 @@ def _close_quietly(client: IMAPClient) -> None:
 def _describe(exc: BaseException, imap: ImapSettings) -> str:
     """An error in words an admin can act on (recorded in ImapFolderState.last_error)."""
     where = f"{imap.host}:{imap.port}"
+    if isinstance(exc, OAuth2Error):
+        return f"no OAuth2 access token for {imap.username!r}: {exc}"
     if isinstance(exc, LoginError):
         return f"authentication failed for {imap.username!r} at {where}: {_text(exc)}"
     if isinstance(exc, ConnectionRefusedError):

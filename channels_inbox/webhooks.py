@@ -3,8 +3,9 @@
 django-anymail's inbound webhook views do the provider-specific work, unchanged: the
 authenticity checks (Mailgun's HMAC-SHA256 over timestamp + token with the webhook signing
 key; HTTP basic auth against ``ANYMAIL["WEBHOOK_SECRET"]``, which anymail checks for every
-provider when it is set and which is the only check Postmark, SendGrid, Amazon SES, Mailjet
-and SparkPost have) and the reading of the provider's payload. Parley's subclasses add the
+provider when it is set and which is the only check Postmark, SendGrid, Mailjet and SparkPost
+have) and the reading of the provider's payload. Amazon SES's SNS messages also have their
+signature verified, by Parley (``channels_inbox.sns``). Parley's subclasses add the
 channel, named by the URL, and store each message with ``inbound_store`` before answering 200,
 instead of sending anymail's global ``inbound`` signal (no signals in the core flow). The
 pipeline runs on Celery; the request only authenticates, reads and stores.
@@ -19,6 +20,8 @@ What a POST gets, in the order it is checked:
 3. 400 -- anymail's check failed (wrong signature, wrong or missing basic auth); 401 with
    ``WWW-Authenticate`` when an Amazon SNS request carries no credentials at all, which SNS
    needs before it sends them. Nothing is stored.
+3b. Amazon SES only: 403 -- the SNS message signature is missing or wrong (``sns.verify``);
+   503 -- the allowed certificate host could not be reached (SNS delivers again later).
 4. 404 -- no active email channel has this key. Checked only once the request is
    authenticated: the credentials are the same for every channel, so a caller without them
    learns nothing about which keys exist.
@@ -40,6 +43,7 @@ import binascii
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import httpx
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView, AnymailBotoClientAPIError
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
@@ -50,7 +54,7 @@ from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from channels_inbox import services
+from channels_inbox import services, sns
 from channels_inbox.models import Channel
 
 if TYPE_CHECKING:
@@ -214,23 +218,62 @@ class SendGridInbound(EmailInboundWebhook, SendGridInboundWebhookView):
 class AmazonSesInbound(EmailInboundWebhook, AmazonSESInboundWebhookView):
     """Amazon SES receipt rule -> SNS topic -> this URL (HTTPS subscription with basic auth).
 
-    anymail (15.x) does not verify SNS message signatures: the basic auth in the subscription
-    URL is the check. The "SNS" action carries the message; the "S3" action makes anymail
-    download it with boto3 and AWS credentials from boto3's usual sources.
+    Two checks: anymail's basic auth in the subscription URL, then the SNS message signature
+    (``channels_inbox.sns``; anymail 15.x has no such check). The "SNS" action carries the
+    message; the "S3" action makes anymail download it with boto3 and AWS credentials from
+    boto3's usual sources.
     """
 
     esp = "amazon_ses"
 
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except sns.SignatureInvalid as exc:
+            logger.warning("Amazon SNS message refused: bad signature", extra={"error": str(exc)})
+            return JsonResponse({"error": f"SNS message signature refused: {exc}"}, status=403)
+        except sns.CertificateUnavailable as exc:
+            logger.error("Amazon SNS unreachable", extra={"error": str(exc)})
+            return JsonResponse({"error": f"Amazon SNS could not be reached, try again later: {exc}"}, status=503)
+
+    def run_validators(self, request):
+        # Basic auth and anymail's header checks first: an unauthenticated caller never makes
+        # Parley fetch a certificate.
+        super().run_validators(request)
+        sns.verify(self._parse_sns_message(request))
+
     def parse_events(self, request):
         sns_message = self._parse_sns_message(request)
         if sns_message.get("Type") == "SubscriptionConfirmation":
-            # anymail confirms it through boto3 when it can; if it cannot (no AWS credentials),
-            # opening this URL confirms the subscription by hand.
+            # Confirmed below when AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS is on (the default);
+            # otherwise opening this URL confirms the subscription by hand.
             logger.warning(
                 "Amazon SNS subscription confirmation received",
                 extra={"topic_arn": sns_message.get("TopicArn"), "subscribe_url": sns_message.get("SubscribeURL")},
             )
         return super().parse_events(request)
+
+    def auto_confirm_sns_subscription(self, sns_message):
+        """Confirm by opening the signed ``SubscribeURL``, as AWS documents, instead of anymail's
+        boto3 call: no AWS credentials are needed. Reached only once basic auth and the signature
+        have passed; the URL must point at SNS (the certificate URL pattern) as well."""
+        if not self.auto_confirm_enabled:
+            return
+        url = sns_message.get("SubscribeURL")
+        if not sns.cert_url_allowed(url):
+            logger.error("Amazon SNS SubscribeURL not on an SNS host; confirm by hand", extra={"subscribe_url": url})
+            return
+        try:
+            response = httpx.get(url, timeout=sns.CERT_FETCH_TIMEOUT, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise sns.CertificateUnavailable(f"SubscribeURL could not be opened: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            logger.error(
+                "Amazon SNS subscription confirmation failed; confirm by hand",
+                extra={"subscribe_url": url, "status": response.status_code},
+            )
+            return
+        logger.info("Amazon SNS subscription confirmed", extra={"topic_arn": sns_message.get("TopicArn")})
 
     def original_mime(self, request, event):
         action = (event.esp_event.get("receipt") or {}).get("action") or {}

@@ -234,12 +234,15 @@ class Dovecot:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_dovecot(*, timeout: float = 15.0) -> Dovecot:
-    """Start a private Dovecot and wait until it greets; raises with its log if it cannot."""
+def start_dovecot(*, timeout: float = 15.0, template: str | None = None, files: dict[str, str] | None = None) -> Dovecot:
+    """Start a private Dovecot and wait until it greets; raises with its log if it cannot.
+
+    ``template`` replaces the config (same placeholders); ``files`` are written into the
+    directory beside it (name -> text, formatted with the same placeholders)."""
     binary = dovecot_binary()
     if binary is None:
         raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
-    template = CONFIG_2_4 if dovecot_version(binary) >= (2, 4) else CONFIG_2_3
+    template = template or (CONFIG_2_4 if dovecot_version(binary) >= (2, 4) else CONFIG_2_3)
     # A short path: Dovecot's unix sockets live under base_dir (108-byte limit).
     root = Path(tempfile.mkdtemp(prefix="parley-dovecot-"))
     if os.geteuid() == 0:
@@ -255,17 +258,18 @@ def start_dovecot(*, timeout: float = 15.0) -> Dovecot:
     password = os.urandom(8).hex()
     port = _free_port()
     config = root / "dovecot.conf"
-    config.write_text(
-        template.format(
-            root=root,
-            port=port,
-            password=password,
-            uid=mail_user.pw_uid,
-            gid=mail_user.pw_gid,
-            internal_user=internal_user,
-            login_user=login_user,
-        )
+    values = dict(
+        root=root,
+        port=port,
+        password=password,
+        uid=mail_user.pw_uid,
+        gid=mail_user.pw_gid,
+        internal_user=internal_user,
+        login_user=login_user,
     )
+    config.write_text(template.format(**values))
+    for name, text in (files or {}).items():
+        (root / name).write_text(text.format(**values))
     output = (root / "stdout.log").open("wb")
     process = subprocess.Popen([binary, "-F", "-c", str(config)], stdout=output, stderr=subprocess.STDOUT, cwd=root)
     output.close()

@@ -7,7 +7,8 @@ others. django-anymail's own checks run; nothing here replaces or mocks them.
 
 Amazon SES needs boto3 (``django-anymail[amazon-ses]``) for anymail's view to be built at all;
 its tests run where boto3 is importable, and the 503 that answers without it is tested where
-it is not. anymail does not verify SNS message signatures, so there is nothing of that to test.
+it is not. SNS deliveries are signed afresh as they are posted (``sns_signing``); the
+signature checks themselves are tested in test_ses_sns.py.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.test import Client
 from django.urls import reverse
 
 from channels_inbox.models import InboundMessage
+from tests.channels_inbox.sns_signing import _sns_standin, sns_signer  # noqa: F401 - fixtures
 from tests.emails import build_email
 from tests.factories import ChannelFactory
 from tickets.models import Message, Ticket
@@ -171,10 +173,12 @@ def anymail_settings(settings):
 
 
 @pytest.fixture
-def deliver(client, email_channel, django_capture_on_commit_callbacks):
+def deliver(client, email_channel, django_capture_on_commit_callbacks, sns_signer):  # noqa: F811
     """POST a delivery to the email channel's URL; processing (eager Celery) runs on commit."""
 
     def _deliver(delivery: Delivery, *, channel_key: str | None = None, **kwargs):
+        if delivery.url_name == "email_inbound_amazon_ses":
+            delivery.data = sns_signer.sign_json(delivery.data)  # SNS signs what it sends
         with django_capture_on_commit_callbacks(execute=True):
             return delivery.post(client, channel_key or email_channel.public_key, **kwargs)
 

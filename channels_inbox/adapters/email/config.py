@@ -13,11 +13,15 @@ config (non-secret)::
      "imap": {"host": "imap.example.com", "port": 993, "security": "ssl" | "starttls" | "none",
               "username": "support@example.com", "folder": "INBOX",
               "archive_folder": "",            # move stored mail there; "" = flag it \\Seen
-              "use_idle": true}}
+              "use_idle": true,
+              "auth": "password" | "oauth2",   # oauth2: XOAUTH2 with a refresh token
+              "oauth2": {"token_url": "https://oauth2.googleapis.com/token",
+                         "client_id": "...", "scope": ""}}}
 
 secrets::
 
-    {"imap_password": "..."}
+    {"imap_password": "...",                       # auth "password"
+     "imap_oauth2_client_secret": "...", "imap_oauth2_refresh_token": "..."}   # auth "oauth2"
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ class ImapSettings:
     folder: str = "INBOX"
     archive_folder: str = ""
     use_idle: bool = True
+    # "password" (LOGIN) or "oauth2" (AUTHENTICATE XOAUTH2, channels_inbox/oauth2.py).
+    auth: str = "password"
+    oauth2_token_url: str = ""
+    oauth2_client_id: str = ""
+    oauth2_scope: str = ""
+    oauth2_client_secret: str = field(default="", repr=False)
+    oauth2_refresh_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class EmailChannelSettings:
         imap_conf = config.get("imap") or None
         imap = None
         if isinstance(imap_conf, dict) and imap_conf.get("host"):
+            oauth2 = imap_conf.get("oauth2") if isinstance(imap_conf.get("oauth2"), dict) else {}
             imap = ImapSettings(
                 host=str(imap_conf["host"]),
                 port=int(imap_conf.get("port") or (993 if imap_conf.get("security", "ssl") == "ssl" else 143)),
@@ -77,6 +89,12 @@ class EmailChannelSettings:
                 folder=str(imap_conf.get("folder") or "INBOX"),
                 archive_folder=str(imap_conf.get("archive_folder") or ""),
                 use_idle=bool(imap_conf.get("use_idle", True)),
+                auth=str(imap_conf.get("auth") or "password"),
+                oauth2_token_url=str(oauth2.get("token_url") or ""),
+                oauth2_client_id=str(oauth2.get("client_id") or ""),
+                oauth2_scope=str(oauth2.get("scope") or ""),
+                oauth2_client_secret=str(secrets.get("imap_oauth2_client_secret", "")),
+                oauth2_refresh_token=str(secrets.get("imap_oauth2_refresh_token", "")),
             )
         ack = config.get("auto_ack") or {}
         return cls(
@@ -107,7 +125,31 @@ def validate(config: dict[str, Any]) -> list[str]:
             problems.append("imap.security must be ssl, starttls or none")
         elif "port" in imap and not str(imap["port"]).isdigit():
             problems.append("imap.port must be a number")
+        else:
+            problems.extend(_oauth2_problems(imap))
     days = config.get("thread_by_subject_days", 0)
     if not isinstance(days, int) or days < 0:
         problems.append("thread_by_subject_days must be a whole number of days (0 turns it off)")
     return problems
+
+
+
+def _oauth2_problems(imap: dict[str, Any]) -> list[str]:
+    """What an OAuth2 (XOAUTH2) mailbox's config lacks; its two secrets are checked by the
+    channel form, which knows the stored secrets."""
+    auth = imap.get("auth", "password")
+    if auth not in ("password", "oauth2"):
+        return ["imap.auth must be password or oauth2"]
+    if auth != "oauth2":
+        return []
+    oauth2 = imap.get("oauth2")
+    if not isinstance(oauth2, dict):
+        return ["imap.auth oauth2 needs imap.oauth2 with token_url and client_id"]
+    problems = []
+    token_url = str(oauth2.get("token_url") or "")
+    if not token_url.startswith(("https://", "http://")):
+        problems.append("imap.oauth2.token_url must be the provider's token endpoint (an https:// URL)")
+    if not str(oauth2.get("client_id") or "").strip():
+        problems.append("imap.oauth2.client_id is missing (the OAuth2 application's client id)")
+    return problems
+
