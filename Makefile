@@ -10,7 +10,7 @@ HOST   ?= 127.0.0.1
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint audit install install-dev migrate seed worker beat clean help
+.PHONY: run test schema lint audit install install-dev migrate seed worker beat clean help
 
 help:
 	@echo "make run    - serve the demo at http://$(HOST):$(PORT) (SQLite, in-process tasks, demo data)"
@@ -39,17 +39,20 @@ migrate: $(RUN_STAMP)
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py recompute_metrics
 
 run: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py recompute_metrics
 	@echo ""
 	@echo "  Parley is running at http://$(HOST):$(PORT)/"
 	@echo "  Sign in as  admin / parley-admin    (administrator)"
 	@echo "              maya  / parley-manager  (manager)"
 	@echo "              sam   / parley-agent    (agent)"
-	@echo "  Live-chat widget demo, API docs and more arrive as their issues land; see README.md."
+	@echo "  Live-chat widget demo (a pretend customer site): http://$(HOST):$(PORT)/widget/demo/"
+	@echo "  API docs and more arrive as their issues land; see README.md."
 	@echo ""
 	$(BIN)/uvicorn helpdesk.asgi:application --host $(HOST) --port $(PORT) --log-level warning
 
@@ -59,6 +62,10 @@ test: $(DEV_STAMP)
 	SECRET_KEY="$${SECRET_KEY:-test-only-$$(date +%s)}" \
 	CHANNEL_LAYER_PREFIX="$${CHANNEL_LAYER_PREFIX:-parley-test-$$$$}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The OpenAPI schema checked into docs/ (tests/api/test_schema.py fails when it drifts).
+schema: $(RUN_STAMP)
+	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check --select F,E9 --ignore F811 --output-format concise helpdesk tickets channels_inbox metrics bench tests

@@ -94,11 +94,17 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served locally (no CDN)
     "channels",
     "tickets",
     "tickets.routing",  # routing, assignment, SLA and automations (label "routing")
     "channels_inbox",
     "metrics",
+    "tickets.api",  # the REST API: keys and idempotency records (label "api")
+    "metrics.surveys",  # CSAT/CES/NPS surveys (label "surveys")
+    "tickets.webhooks",  # outgoing webhooks: endpoints and the delivery log (label "webhooks")
 ]
 
 MIDDLEWARE = [
@@ -224,6 +230,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "poll-imap": {"task": "channels_inbox.tasks.poll_imap_mailboxes", "schedule": env.int("IMAP_POLL_SECONDS", default=60)},
     # Routing: SLA warnings, breaches and escalation, time-based rules, queued tickets to free agents.
     "routing-tick": {"task": "tickets.routing.tasks.routing_tick", "schedule": env.int("ROUTING_TICK_SECONDS", default=60)},
+    # Metrics: rebuild the rollup days marked dirty by ticket refreshes and survey answers.
+    "metrics-rollups": {"task": "metrics.tasks.refresh_rollups", "schedule": env.int("METRICS_ROLLUP_SECONDS", default=60)},
+    # Outgoing webhooks: retries that are due and whose task is not coming (lost, or too far ahead for an ETA).
+    "webhooks-requeue-due": {"task": "tickets.webhooks.tasks.requeue_due_webhook_deliveries", "schedule": 60.0},
+    "webhooks-prune": {"task": "tickets.webhooks.tasks.prune_webhook_deliveries", "schedule": 86400.0},
+    # REST API: Idempotency-Key answers are kept 24 hours.
+    "api-prune-idempotency": {"task": "tickets.api.tasks.prune_idempotency_records", "schedule": 3600.0},
 }
 
 # --- Auth ----------------------------------------------------------------------------
@@ -238,9 +251,39 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tickets:inbox"
 LOGOUT_REDIRECT_URL = "login"
 
+# The REST API (tickets/api/): API keys, scopes, problem details, cursor pages, throttles.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tickets.api.authentication.ApiKeyAuthentication",
+        "tickets.api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tickets.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["tickets.api.throttling.ApiRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "tickets.api.pagination.CursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "tickets.api.problems.ProblemJSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "tickets.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "tickets.api.problems.exception_handler",
+}
+# Requests per API key (or per signed-in user), and per address without credentials.
+API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="1200/min")
+API_THROTTLE_ANON_RATE = env("API_THROTTLE_ANON_RATE", default="60/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Parley API",
+    "DESCRIPTION": "The Parley helpdesk REST API (v1). Guide with examples: docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Several resources have a "kind" field with its own choices: name the customer identity's.
+    "ENUM_NAME_OVERRIDES": {"IdentityKindEnum": "tickets.models.CustomerIdentity.Kind"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tickets.api.schema.drop_backend_integer_limits",  # the same schema on SQLite and PostgreSQL
+    ],
 }
 
 # --- Email ---------------------------------------------------------------------------
@@ -269,6 +312,10 @@ PARLEY_PUBLIC_URL = env("PARLEY_PUBLIC_URL", default="http://127.0.0.1:8000").rs
 # How long a signed public link to an attachment (given to Instagram and Twilio, which
 # fetch media by URL) stays valid, in seconds.
 PARLEY_PUBLIC_MEDIA_MAX_AGE = env.int("PARLEY_PUBLIC_MEDIA_MAX_AGE", default=24 * 3600)
+# Surveys (docs/surveys.md): requests a minute per client IP on the public survey pages,
+# and how many NPS campaign emails one Celery task sends before queuing the next batch.
+PARLEY_SURVEY_RATE_LIMIT = env.int("PARLEY_SURVEY_RATE_LIMIT", default=60)
+PARLEY_SURVEY_BATCH_SIZE = env.int("PARLEY_SURVEY_BATCH_SIZE", default=200)
 # Largest attachment stored; a larger one is recorded on the message (name, size) only.
 PARLEY_MAX_ATTACHMENT_BYTES = env.int("PARLEY_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
 # Raw inbound payloads larger than this are refused at the door (SMTP 552, HTTP 413).
@@ -281,10 +328,37 @@ PARLEY_ENCRYPTION_KEY = env("PARLEY_ENCRYPTION_KEY", default="")
 PARLEY_CHANNEL_HTTP_TIMEOUT = env.float("PARLEY_CHANNEL_HTTP_TIMEOUT", default=20.0)
 # Largest webhook body a social/messaging platform may post (they send JSON, not files).
 PARLEY_MAX_WEBHOOK_BYTES = env.int("PARLEY_MAX_WEBHOOK_BYTES", default=1024 * 1024)
+# Outgoing webhooks (tickets/webhooks, docs/webhooks.md): seconds before each retry (the
+# attempts are one more than the list is long; each wait gets ±20 % jitter), time limits of
+# one attempt, when an endpoint is disabled, and whether private addresses may be targets.
+PARLEY_WEBHOOK_RETRY_SCHEDULE = env.list(
+    "PARLEY_WEBHOOK_RETRY_SCHEDULE", cast=float, default=[30, 120, 600, 1800, 7200, 21600, 43200, 86400]
+)
+PARLEY_WEBHOOK_CONNECT_TIMEOUT = env.float("PARLEY_WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+PARLEY_WEBHOOK_READ_TIMEOUT = env.float("PARLEY_WEBHOOK_READ_TIMEOUT", default=10.0)
+PARLEY_WEBHOOK_DISABLE_AFTER_FAILURES = env.int("PARLEY_WEBHOOK_DISABLE_AFTER_FAILURES", default=10)
+PARLEY_WEBHOOK_DISABLE_AFTER_DAYS = env.float("PARLEY_WEBHOOK_DISABLE_AFTER_DAYS", default=3.0)
+PARLEY_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("PARLEY_WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+# Days the delivery log keeps finished (succeeded, given-up) deliveries.
+PARLEY_WEBHOOK_LOG_DAYS = env.float("PARLEY_WEBHOOK_LOG_DAYS", default=30.0)
+# Subscriptions are cached per process and re-read this often; a due retry whose task has
+# not run this long after its time is queued again by beat.
+PARLEY_WEBHOOK_RECHECK_SECONDS = 2.0
+PARLEY_WEBHOOK_SWEEP_GRACE_SECONDS = 60.0
 # `manage.py smtp_inbound`: where the inbound SMTP server listens (behind the company MTA;
 # no TLS, no AUTH, so loopback or a private network only).
 SMTP_INBOUND_HOST = env("SMTP_INBOUND_HOST", default="127.0.0.1")
 SMTP_INBOUND_PORT = env.int("SMTP_INBOUND_PORT", default=2525)
+# Live-chat widget (channels_inbox/widget, docs/channels/chat.md): limits per message and
+# upload, allowed upload types, and rate limits per visitor and per client IP per minute.
+PARLEY_WIDGET_MAX_MESSAGE_CHARS = env.int("PARLEY_WIDGET_MAX_MESSAGE_CHARS", default=5000)
+PARLEY_WIDGET_MAX_UPLOAD_BYTES = env.int("PARLEY_WIDGET_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+PARLEY_WIDGET_UPLOAD_TYPES = env.list(
+    "PARLEY_WIDGET_UPLOAD_TYPES",
+    default=["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"],
+)
+PARLEY_WIDGET_VISITOR_RATE = env.int("PARLEY_WIDGET_VISITOR_RATE", default=60)
+PARLEY_WIDGET_IP_RATE = env.int("PARLEY_WIDGET_IP_RATE", default=600)
 
 # --- Inbound email webhooks (django-anymail, channels_inbox/webhooks.py) ---------------
 
@@ -299,6 +373,11 @@ ANYMAIL = {
     }.items()
     if value
 }
+# Amazon SES through SNS: the signing certificate (and SubscribeURL) must match this regex
+# (channels_inbox/sns.py; default HTTPS on sns.<region>.amazonaws.com[.cn]).
+PARLEY_SNS_SIGNING_CERT_URL_PATTERN = env(
+    "PARLEY_SNS_SIGNING_CERT_URL_PATTERN", default=r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+)
 # Providers post whole messages as form fields or JSON (Mailgun's body-mime, Postmark's
 # base64 attachments): Django's 2.5 MB default would refuse ordinary mail with attachments.
 DATA_UPLOAD_MAX_MEMORY_SIZE = PARLEY_MAX_INBOUND_BYTES

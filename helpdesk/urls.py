@@ -21,6 +21,15 @@ urlpatterns = [
     path("account/availability/", account.availability_set, name="availability_set"),
     path("admin/", admin.site.urls),
     path("hooks/", include("channels_inbox.urls")),
+    path("api/", include("tickets.api.urls")),  # REST API: /api/v1/, /api/schema/, /api/docs/
+    path("widget/", include("channels_inbox.widget.loader_urls")),  # the widget's loader script and demo page
+    path("widget/", include("channels_inbox.widget.urls")),  # the widget's session, HTTPS fallback, uploads
     path("files/<str:token>/<str:filename>", public_media.public_media, name="public_media"),
+    path("dashboards/", include("metrics.urls")),  # the managers' dashboards and their CSV exports
+    path("", include("metrics.surveys.urls")),  # /s/<token>/ survey pages and /manage/surveys/
     path("", include("tickets.urls")),
 ]
+
+# Problem details (application/problem+json) for errors under /api/; Django's pages elsewhere.
+handler404 = "tickets.api.problems.handler404"
+handler500 = "tickets.api.problems.handler500"

@@ -30,8 +30,14 @@ def _isolated_storage(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _eager_tasks():
     """Tasks run in-process unless a test starts a real worker (tests marked ``worker``)."""
+    from celery._state import _set_task_join_will_block
+
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
+    # Celery marks a process that hosted a worker pool as one where joining a result would
+    # block; in a long test run something sets that process-wide flag, and an eager
+    # result's .get() would then refuse. Eager results never block: clear it.
+    _set_task_join_will_block(False)
     yield
     celery_app.conf.task_always_eager = previous
 

@@ -53,6 +53,14 @@ def _visible_ticket_id(user: Any, number: int) -> int | None:
 
 
 @database_sync_to_async
+def _chat_ticket_view(ticket_id: int) -> tuple[str | None, int | None]:
+    """Live chat (issue 7): the visitor's widget group, and their newest message (now read)."""
+    from channels_inbox.widget.selectors import chat_ticket_view
+
+    return chat_ticket_view(ticket_id=ticket_id)
+
+
+@database_sync_to_async
 def _display_name(user: Any) -> str:
     agent = getattr(user, "agent", None)  # the reverse one-to-one may query; hence its own thread
     return agent.name if agent is not None else (user.get_full_name() or user.get_username())
@@ -71,6 +79,8 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
     """
 
     ticket_id: int | None = None
+    chat_group: str | None = None
+    is_replying = False
 
     async def connect(self) -> None:
         self.user = self.scope.get("user")
@@ -87,8 +97,11 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
         self._last_html: str | None = None
         self.group = ticket_group(self.ticket_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.chat_group, read_up_to = await _chat_ticket_view(self.ticket_id)
         await self.accept()
         await self.send_json({"kind": "welcome", "heartbeat_seconds": presence.HEARTBEAT_SECONDS})
+        if self.chat_group and read_up_to:
+            await self._to_visitor({"type": "read", "up_to": read_up_to})
         await self._touch()
         await self._announce()
 
@@ -99,6 +112,8 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
         if self.ticket_id is None:
             return
         ticket_id, self.ticket_id = self.ticket_id, None
+        if self.is_replying:
+            await self._to_visitor({"type": "typing", "name": self.name, "state": False})
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await sync_to_async(presence.leave, thread_sensitive=False)(ticket_id=ticket_id, session=self.channel_name)
         await self.channel_layer.group_send(self.group, {"type": "presence.changed"})
@@ -121,6 +136,7 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
                 self.is_replying = replying
                 await self._touch()
                 await self._announce()
+                await self._to_visitor({"type": "typing", "name": self.name, "state": replying})
 
     async def ticket_event(self, event: dict[str, Any]) -> None:
         await self.send_json({k: v for k, v in event.items() if k != "type"})
@@ -136,6 +152,11 @@ class TicketConsumer(AsyncJsonWebsocketConsumer):
             name=self.name,
             is_replying=self.is_replying,
         )
+
+    async def _to_visitor(self, frame: dict[str, Any]) -> None:
+        """Live chat: the agent's typing and reading reach the visitor's widget."""
+        if self.chat_group:
+            await self.channel_layer.group_send(self.chat_group, {"type": "widget.frame", "frame": frame})
 
     async def _announce(self) -> None:
         """Tell every page on this ticket (this one included) to redraw its presence list."""

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from metrics.hooks import refresh_on_commit as refresh_metrics_on_commit
 from tickets.models import Customer, Message, Ticket, TicketEvent
+from tickets.webhooks.hooks import ticket_event_on_commit as webhooks_on_commit
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ def _record(
     )
     # Metrics (issue 6): the ticket's measurements are refreshed once per transaction, on commit.
     refresh_metrics_on_commit(ticket.pk)
+    # Outgoing webhooks (issue 9): nothing unless an endpoint subscribed; sent after commit.
+    webhooks_on_commit(event)
     return event
 
 
@@ -195,4 +198,36 @@ def sla_breached(ticket: Ticket, *, metric: str, due_at: dt.datetime, policy_id:
         TicketEvent.Kind.SLA_BREACHED,
         actor=SYSTEM,
         data={"metric": metric, "due_at": due_at.isoformat(), "policy": policy_id},
+    )
+
+
+# --- Surveys (issue 6; written by metrics.surveys.services.survey_response_record) ----------
+
+
+def survey_answered(
+    ticket: Ticket,
+    *,
+    kind: str,
+    score: int,
+    comment: str,
+    source: str,
+    actor: Actor,
+    previous: int | None = None,
+    response_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> TicketEvent:
+    """A customer answered (or changed) a CSAT/CES/NPS rating; ``previous`` is the score it replaced."""
+    return _record(
+        ticket,
+        TicketEvent.Kind.SURVEY_ANSWERED,
+        actor=actor,
+        data={
+            "kind": kind,
+            "score": score,
+            "comment": comment,
+            "source": source,
+            "previous": previous,
+            "response": response_id,
+        },
+        at=at,
     )

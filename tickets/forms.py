@@ -39,6 +39,28 @@ class UploadedAttachment:
     is_inline: bool = False
 
 
+def clean_uploaded_files(files: list[Any]) -> list[UploadedAttachment]:
+    """An agent's uploads checked against the limits (how many, how large) and read; the
+    reply box and the REST API share them. Raises forms.ValidationError naming the file."""
+    if len(files) > MAX_REPLY_FILES:
+        raise forms.ValidationError(f"Attach at most {MAX_REPLY_FILES} files to one message.")
+    limit = settings.PARLEY_MAX_ATTACHMENT_BYTES
+    too_big = [f.name for f in files if f.size > limit]
+    if too_big:
+        raise forms.ValidationError(
+            f"{', '.join(too_big)}: larger than {filesizeformat(limit)}, the most one attachment may be."
+        )
+    return [
+        UploadedAttachment(
+            filename=(f.name or "attachment")[:255],
+            content_type=(getattr(f, "content_type", "") or "application/octet-stream")[:255],
+            size=f.size,
+            data=f.read(),
+        )
+        for f in files
+    ]
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -80,24 +102,7 @@ class ReplyForm(forms.Form):
         return parse_addresses(self.cleaned_data["cc"])
 
     def clean_attachments(self) -> list[UploadedAttachment]:
-        files = self.cleaned_data["attachments"]
-        if len(files) > MAX_REPLY_FILES:
-            raise forms.ValidationError(f"Attach at most {MAX_REPLY_FILES} files to one message.")
-        limit = settings.PARLEY_MAX_ATTACHMENT_BYTES
-        too_big = [f.name for f in files if f.size > limit]
-        if too_big:
-            raise forms.ValidationError(
-                f"{', '.join(too_big)}: larger than {filesizeformat(limit)}, the most one attachment may be."
-            )
-        return [
-            UploadedAttachment(
-                filename=(f.name or "attachment")[:255],
-                content_type=(f.content_type or "application/octet-stream")[:255],
-                size=f.size,
-                data=f.read(),
-            )
-            for f in files
-        ]
+        return clean_uploaded_files(self.cleaned_data["attachments"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

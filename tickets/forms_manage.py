@@ -274,14 +274,34 @@ class EmailChannelForm(ChannelBaseForm):
         max_length=255, required=False, label="Archive folder", help_text="Move stored mail there; empty flags it as read."
     )
     imap_use_idle = forms.BooleanField(required=False, initial=True, label="Use IMAP IDLE")
+    imap_auth = forms.ChoiceField(
+        choices=[("password", "Password"), ("oauth2", "OAuth2 (Google Workspace, Microsoft 365)")],
+        required=False,
+        label="IMAP sign-in",
+    )
+    imap_oauth2_token_url = forms.CharField(
+        max_length=500, required=False, label="OAuth2 token URL", help_text="e.g. https://oauth2.googleapis.com/token"
+    )
+    imap_oauth2_client_id = forms.CharField(max_length=500, required=False, label="OAuth2 client id")
+    imap_oauth2_scope = forms.CharField(max_length=500, required=False, label="OAuth2 scope (optional)")
+    imap_oauth2_client_secret = forms.CharField(
+        required=False, strip=False, label="OAuth2 client secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    imap_oauth2_refresh_token = forms.CharField(
+        required=False, strip=False, label="OAuth2 refresh token",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
 
     IMAP_FIELDS = ("imap_host", "imap_port", "imap_username", "imap_archive_folder")
+    SECRET_FIELDS = ("imap_password", "imap_oauth2_client_secret", "imap_oauth2_refresh_token")
 
     @classmethod
     def initial_for(cls, channel: Channel) -> dict[str, Any]:
         config = channel.config or {}
         ack = config.get("auto_ack") or {}
         imap = config.get("imap") if isinstance(config.get("imap"), dict) else {}
+        oauth2 = imap.get("oauth2") if isinstance(imap.get("oauth2"), dict) else {}
         return {
             "name": channel.name,
             "is_active": channel.is_active,
@@ -302,6 +322,10 @@ class EmailChannelForm(ChannelBaseForm):
             "imap_folder": imap.get("folder", "INBOX"),
             "imap_archive_folder": imap.get("archive_folder", ""),
             "imap_use_idle": bool(imap.get("use_idle", True)),
+            "imap_auth": imap.get("auth", "password"),
+            "imap_oauth2_token_url": oauth2.get("token_url", ""),
+            "imap_oauth2_client_id": oauth2.get("client_id", ""),
+            "imap_oauth2_scope": oauth2.get("scope", ""),
         }
 
     def clean_inbound_address(self) -> str:
@@ -310,6 +334,22 @@ class EmailChannelForm(ChannelBaseForm):
         if clash.exists():
             raise forms.ValidationError(f"{address} already belongs to another channel.")
         return address
+
+    def clean(self) -> dict[str, Any]:
+        """OAuth2 sign-in needs its endpoint, client id and both secrets (given now or stored)."""
+        data = super().clean()
+        if data.get("imap_auth") == "oauth2" and data.get("imap_host"):
+            stored = (self.channel.secrets if self.channel else None) or {}
+            for name, what in (("imap_oauth2_token_url", "the token URL"), ("imap_oauth2_client_id", "the client id")):
+                if not (data.get(name) or "").strip():
+                    self.add_error(name, f"OAuth2 sign-in needs {what}.")
+            url = (data.get("imap_oauth2_token_url") or "").strip()
+            if url and not url.startswith(("https://", "http://")):
+                self.add_error("imap_oauth2_token_url", "Give the provider's token endpoint, an https:// URL.")
+            for name, what in (("imap_oauth2_client_secret", "the client secret"), ("imap_oauth2_refresh_token", "a refresh token")):
+                if not data.get(name) and not stored.get(name):
+                    self.add_error(name, f"OAuth2 sign-in needs {what}.")
+        return data
 
     def build_config(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -338,6 +378,17 @@ class EmailChannelForm(ChannelBaseForm):
                 imap["port"] = data["imap_port"]
             else:
                 imap.pop("port", None)
+            if data.get("imap_auth") == "oauth2":
+                imap["auth"] = "oauth2"
+                oauth2 = {
+                    "token_url": data["imap_oauth2_token_url"].strip(),
+                    "client_id": data["imap_oauth2_client_id"].strip(),
+                    "scope": data["imap_oauth2_scope"].strip(),
+                }
+                imap["oauth2"] = {k: v for k, v in oauth2.items() if v}
+            else:
+                imap.pop("auth", None)
+                imap.pop("oauth2", None)
             # An empty host is kept so the adapter's own check says what is missing.
             config["imap"] = imap
         else:
@@ -353,11 +404,12 @@ class EmailChannelForm(ChannelBaseForm):
         }
 
     def secret_changes(self) -> tuple[dict[str, str], list[str]]:
-        """(secrets to set, secrets to remove): a blank password field keeps the stored one."""
+        """(secrets to set, secrets to remove): a blank secret field keeps the stored one."""
         data = self.cleaned_data
-        if data.get("imap_password"):
-            return {"imap_password": data["imap_password"]}, []
-        return {}, (["imap_password"] if data.get("clear_imap_password") else [])
+        changes = {name: data[name] for name in self.SECRET_FIELDS if data.get(name)}
+        if "imap_password" in changes:
+            return changes, []
+        return changes, (["imap_password"] if data.get("clear_imap_password") else [])
 
 
 class OtherChannelForm(ChannelBaseForm):

@@ -66,11 +66,15 @@ def _log_failure(future: concurrent.futures.Future) -> None:
 
 def publish(kind: str, *, ticket_id: int, **data: Any) -> None:
     """Send a ticket event to the inbox and the ticket's group (best effort, never raises)."""
+    event = {"type": "ticket.event", "kind": kind, "ticket_id": ticket_id, **data}
+    send_to_groups((INBOX_GROUP, ticket_group(ticket_id)), event, kind=kind, ticket_id=ticket_id)
+
+
+def send_to_groups(groups: tuple[str, ...], event: dict[str, Any], **log: Any) -> None:
+    """Send one event to channel-layer groups from synchronous code (best effort, never raises)."""
     layer = get_channel_layer()
     if layer is None:
         return
-    event = {"type": "ticket.event", "kind": kind, "ticket_id": ticket_id, **data}
-    groups = (INBOX_GROUP, ticket_group(ticket_id))
     try:
         if isinstance(layer, InMemoryChannelLayer):
             # The in-memory layer (embedded mode) lives on the caller's loop and is cheap.
@@ -79,7 +83,7 @@ def publish(kind: str, *, ticket_id: int, **data: Any) -> None:
             future = asyncio.run_coroutine_threadsafe(_send(layer, groups, event), _background.get())
             future.add_done_callback(_log_failure)
     except Exception:  # realtime is best effort; the data is already committed
-        logger.warning("realtime publish failed", exc_info=True, extra={"kind": kind, "ticket_id": ticket_id})
+        logger.warning("realtime publish failed", exc_info=True, extra=log)
 
 
 def publish_on_commit(kind: str, *, ticket_id: int, **data: Any) -> None:

@@ -362,6 +362,8 @@
           link.textContent = "#" + event.merged_into_number;
           note.appendChild(link);
           note.hidden = false;
+        } else if (event.kind === "visitor.typing") {
+          visitorTyping(event); // live chat: the customer is writing (no refetch needed)
         } else if (event.ticket_id) {
           if (event.kind === "message.created" && replyText()) {
             newSinceLoad += 1;
@@ -373,6 +375,19 @@
       },
       close: function () { clearInterval(heartbeat); }
     });
+
+    function visitorTyping(event) {
+      var line = document.getElementById("visitor-typing");
+      if (!line) {
+        line = document.createElement("p");
+        line.id = "visitor-typing";
+        line.className = "presence-replying";
+        line.setAttribute("aria-live", "polite");
+        panel.appendChild(line);
+      }
+      line.textContent = event.state ? (event.name || "The customer") + " is typing…" : "";
+      line.hidden = !event.state;
+    }
 
     function setReplying() {
       var now = replyText() !== "";
@@ -560,10 +575,26 @@
     });
   }
 
+  // ---------------------------------------------------------------- dashboards
+
+  /* The managers' live tiles (templates/metrics/dashboard.html): ticket events on the
+   * inbox socket ask htmx to refetch the tiles, at most once every 3 s. */
+  function liveDashboard() {
+    var timer = null;
+    new LiveSocket("/ws/inbox/", {
+      message: function () {
+        if (timer || !window.htmx) return;
+        timer = setTimeout(function () { timer = null; window.htmx.trigger(document.body, "parley:dashboard"); }, 3000);
+      },
+      open: function (reconnected) { if (reconnected && window.htmx) window.htmx.trigger(document.body, "parley:dashboard"); }
+    });
+  }
+
   // ---------------------------------------------------------------- start
 
   function start() {
     setupKeyboard();
+    if (document.querySelector("[data-live=dashboard]") && "WebSocket" in window) liveDashboard();
     if (document.querySelector("[data-live=inbox]") && "WebSocket" in window) liveInbox();
     var panel = document.querySelector("#presence[data-ws]");
     if (panel && "WebSocket" in window) liveTicket(panel);

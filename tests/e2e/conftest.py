@@ -76,15 +76,21 @@ class LiveAsgiServer:
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
         from django.core.asgi import get_asgi_application
         from django.db import connections
+        from django.urls import re_path
 
-        from helpdesk.routing import websocket_urlpatterns
+        from helpdesk.routing import public_websocket_urlpatterns, websocket_urlpatterns
 
         # helpdesk/asgi.py's stack, built here because the origin validator reads
         # ALLOWED_HOSTS once, when built: it must see the live server's host.
         application = ProtocolTypeRouter(
             {
                 "http": get_asgi_application(),
-                "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+                "websocket": URLRouter(
+                    [
+                        *public_websocket_urlpatterns,  # the chat widget checks origins per channel
+                        re_path(r"^", AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
+                    ]
+                ),
             }
         )
 

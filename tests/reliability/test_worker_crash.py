@@ -44,6 +44,7 @@ def start_worker(tmp_path: Path, queue: str, name: str) -> subprocess.Popen:
         "CELERY_QUEUE": queue,
         "PARLEY_VAR_DIR": str(tmp_path),
         "MEDIA_ROOT": str(tmp_path / "media"),
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "test"),
     }
     log = (tmp_path / f"{name}.log").open("w")

@@ -136,7 +136,7 @@ def test_panel_queries_do_not_grow_with_the_history(agent_user, ada):
         MessageFactory(ticket=ticket, sentiment=-0.2)
         CustomerIdentityFactory(customer=long_customer) if d % 10 == 0 else None
     assert count_for(long_customer) == short
-    assert short <= 5  # identities, role, teams, the history page (with total and sentiment)
+    assert short <= 6  # identities, role, teams, the history page (with total and sentiment), survey answers
 
 
 def test_ticket_page_shows_the_panel(agent_client, ada):

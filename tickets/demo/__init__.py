@@ -90,6 +90,10 @@ def seed_demo(*, size: int, stdout: Output | None = None) -> Summary:
             now=now,
         )
         writer.tickets(world=world, start=existing, size=size)
+    # A few CSAT/CES/NPS answers on recent solved tickets, through the surveys' services.
+    from metrics.surveys.demo import seed_surveys
+
+    writer.created["survey answers"] = seed_surveys(channels=channels.values(), now=now)
     return Summary(
         created={name: count for name, count in writer.created.items() if count},
         existing_tickets=existing,

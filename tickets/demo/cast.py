@@ -61,6 +61,17 @@ CHANNELS: tuple[tuple[str, str, str, str | None], ...] = (
     (Channel.Kind.SMS, "SMS +1 555 0199", "support", None),
     (Channel.Kind.API, "In-app feedback (API)", "technical", None),
 )
+# The demo's chat widget (Channel.config["widget"], docs/channels/chat.md): no origin list,
+# so the demo page works on whatever host and port `make run` or a test server uses.
+DEMO_WIDGET = {
+    "color": "#2f6fdf",
+    "greeting": "Hi! Ask us anything — we usually answer within minutes.",
+    "position": "right",
+    "language": "en",
+    "prechat": {"name": "optional", "email": "optional"},
+    "allowed_origins": [],
+    "require_verification": False,
+}
 # How customers reach us: the weights of each kind as someone's preferred channel.
 KIND_WEIGHTS = {"email": 46, "chat": 20, "whatsapp": 10, "messenger": 6, "instagram": 5, "telegram": 5, "sms": 5, "api": 3}
 IDENTITY_KIND = {

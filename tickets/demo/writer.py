@@ -29,7 +29,7 @@ from tickets.models import (
 from tickets.roles import ADMIN, AGENT, MANAGER
 
 from .base import NUMBER, OUR_DOMAIN, ROW_BATCH, TICKET_BATCH
-from .cast import CHANNELS, LOGIN_PASSWORDS, ORGANIZATIONS, STAFF, TEAMS, Persona
+from .cast import CHANNELS, DEMO_WIDGET, LOGIN_PASSWORDS, ORGANIZATIONS, STAFF, TEAMS, Persona
 from .story import World, schedule, ticket_story
 from .topics import TOPICS
 
@@ -140,7 +140,13 @@ class Writer:
             lookup = {"inbound_address": address} if address else {"kind": kind, "name": name}
             channel = Channel.objects.filter(**lookup).order_by("pk").first()
             if channel is None:
-                channel = Channel.objects.create(kind=kind, name=name, inbound_address=address, default_team_id=teams[team])
+                channel = Channel.objects.create(
+                    kind=kind,
+                    name=name,
+                    inbound_address=address,
+                    default_team_id=teams[team],
+                    config={"widget": DEMO_WIDGET} if kind == Channel.Kind.CHAT else {},
+                )
                 self._count("channels", 1)
             channels[kind] = channel
         return channels

@@ -43,9 +43,20 @@ class TicketFacts:
     """The values conditions read, computed on first use (a rule set that never asks about
     tags never queries them) and cached until the ticket changes."""
 
-    def __init__(self, ticket: Ticket, *, message: Message | None = None, sender_address: str = "", now: dt.datetime | None = None):
+    def __init__(
+        self,
+        ticket: Ticket,
+        *,
+        message: Message | None = None,
+        sender_address: str = "",
+        now: dt.datetime | None = None,
+        survey: tuple[str, int] | None = None,
+    ):
         self.ticket = ticket
         self.message = message
+        # (kind, score) of the survey answer this pass runs for; None on every other pass,
+        # so "survey_score lte 2" matches only when a survey has just been answered.
+        self.survey = survey
         self.sender_address = sender_address.lower()
         self.now = now or timezone.now()
         self._cache: dict[str, Any] = {}
@@ -157,6 +168,12 @@ class TicketFacts:
 
     def _sla(self) -> str:
         return sla.state_of_ticket(self.ticket, now=self.now)
+
+    def _survey_kind(self) -> str | None:
+        return self.survey[0] if self.survey is not None else None
+
+    def _survey_score(self) -> int | None:
+        return self.survey[1] if self.survey is not None else None
 
 
 # --- The compiled rule set and what routing needs to know of its setup, per process ----

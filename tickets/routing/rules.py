@@ -20,6 +20,7 @@ STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
 TIERS = ("standard", "vip")
 SLA_STATES = ("none", "ok", "at_risk", "breached", "paused")
 STRATEGIES = ("round_robin", "least_loaded", "skills")
+SURVEY_KINDS = ("csat", "nps", "ces")
 
 TEXT, CHOICE, ID, NUMBER, SET, BOOL = "text", "choice", "id", "number", "set", "bool"
 
@@ -46,6 +47,9 @@ FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "hours_since_customer_activity": (NUMBER, None),
     "hours_since_agent_activity": (NUMBER, None),
     "sla": (CHOICE, SLA_STATES),
+    # Set only while the "updated" rules run for a survey just answered (metrics.surveys).
+    "survey_kind": (CHOICE, SURVEY_KINDS),
+    "survey_score": (NUMBER, None),
 }
 
 OPS: dict[str, tuple[str, ...]] = {

@@ -348,6 +348,21 @@ def _on_ticket_updated(*, ticket: Ticket, changed: Sequence[str], actor: Actor) 
     sla.sync(ticket)
 
 
+@_never_raises()
+def on_survey_answered(*, ticket: Ticket, kind: str, score: int) -> None:
+    """A customer answered a survey about the ticket (metrics.surveys): the "updated" rules
+    run once with ``survey_kind`` and ``survey_score`` set, so a rule such as "survey_score
+    lte 2: notify the team" fires on a low rating (and on no other update)."""
+    rules = [r for r in engine.setup().rules if r.on_updated]
+    if not rules:
+        return
+    with _routing(ticket.pk):
+        facts = engine.TicketFacts(_ticket(ticket.pk), survey=(kind, score))
+        fired = engine.run_pass(ticket=facts.ticket, trigger="survey", run_action=_run_action, rules=rules, facts=facts)
+        if fired:
+            sla.sync(_ticket(ticket.pk))
+
+
 def on_agent_available(agent_id: int) -> int:
     """An agent (AgentProfile id) became available: their automatic teams' queues are
     offered to them and their colleagues, highest priority then oldest first. Returns how

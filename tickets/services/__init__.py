@@ -26,6 +26,7 @@ from tickets.services.admin import (
 )
 from tickets.services.customers import (
     customer_identify,
+    customer_identity_add_unverified,
     customer_identity_move,
     customer_merge,
     customer_update,
@@ -108,6 +109,7 @@ __all__ = [
     "team_update",
     "IncomingFile",
     "customer_identify",
+    "customer_identity_add_unverified",
     "customer_identity_move",
     "customer_merge",
     "customer_update",

@@ -26,6 +26,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.realtime import publish_on_commit
+from tickets.webhooks.hooks import customer_updated_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ def customer_update(
     for f in changed:
         setattr(locked, f, wanted[f])
     locked.save(update_fields=[*changed, "updated_at"])
+    customer_updated_on_commit(customer_id=locked.pk, reason="updated", changes=changed)
     logger.info(
         "customer %s edited by %s: %s",
         locked.pk,
@@ -245,6 +247,10 @@ def customer_merge(*, source: Customer, target: Customer, actor: Actor) -> Custo
         events.customer_changed(ticket_ids, old_id=source_row.pk, new_id=target_row.pk, reason="merge", actor=actor, at=now)
     identities = CustomerIdentity.objects.filter(customer_id=source_row.pk).update(customer_id=target_row.pk)
     messages = Message.objects.filter(author_customer_id=source_row.pk).update(author_customer_id=target_row.pk)
+    # Survey answers and invitations follow the survivor (issue 6, metrics/surveys).
+    from metrics.surveys.services import surveys_move_customer
+
+    surveys_move_customer(source_id=source_row.pk, target_id=target_row.pk)
     # Records merged into the source earlier now point straight at the survivor.
     Customer.objects.filter(merged_into_id=source_row.pk).update(merged_into_id=target_row.pk)
 
@@ -271,6 +277,7 @@ def customer_merge(*, source: Customer, target: Customer, actor: Actor) -> Custo
     )
     source_row.merged_into = target_row
     source_row.save(update_fields=["merged_into", "updated_at"])
+    customer_updated_on_commit(customer_id=target_row.pk, reason="merged", merged_customer_id=source_row.pk)
 
     for pk, status in moved:
         if status in Ticket.UNSOLVED_STATUSES:
@@ -309,6 +316,8 @@ def customer_identity_move(*, identity: CustomerIdentity, target: Customer, acto
     row.customer = target_row
     row.save(update_fields=["customer"])
     Customer.objects.filter(pk=target_row.pk).update(updated_at=timezone.now())
+    for customer_id in (source_id, target_row.pk):
+        customer_updated_on_commit(customer_id=customer_id, reason="identity_moved", changes=["identities"], identity_id=row.pk)
     logger.info(
         "identity %s (%s) moved from customer %s to %s by %s",
         row.pk,
@@ -319,6 +328,24 @@ def customer_identity_move(*, identity: CustomerIdentity, target: Customer, acto
         extra={"identity_id": row.pk, "customer_id": target_row.pk, "user_id": getattr(actor.user, "pk", None)},
     )
     return row
+
+
+@transaction.atomic
+def customer_identity_add_unverified(*, customer: Customer, kind: str, address: str) -> CustomerIdentity | None:
+    """Record a contact a customer gave us without proof (an email typed into the chat
+    widget) as an unverified identity of theirs, so replies can reach it.
+
+    Never merges: an address already held by anyone (this customer or another) is left
+    where it is and None is returned.
+    """
+    address = normalise_address(kind, address)
+    if not address or CustomerIdentity.objects.filter(kind=kind, address=address).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return CustomerIdentity.objects.create(customer=customer, kind=kind, address=address, is_verified=False)
+    except IntegrityError:  # claimed meanwhile by a parallel message
+        return None
 
 
 @transaction.atomic

@@ -75,6 +75,11 @@ def _set_status(ticket: Ticket, new: str, *, actor: Actor, now: dt.datetime) -> 
     if new == Ticket.Status.SOLVED:
         ticket.solved_at = now
         fields.append("solved_at")
+        _chat_after_solve(ticket)
+        # Issue 6: the CSAT survey, queued when the solve commits (metrics/surveys/hooks.py).
+        from metrics.surveys.hooks import on_ticket_solved
+
+        on_ticket_solved(ticket.pk)
     elif new == Ticket.Status.CLOSED:
         ticket.closed_at = now
         fields.append("closed_at")
@@ -176,6 +181,13 @@ def ticket_set_tags(*, ticket: Ticket, names: Sequence[str], actor: Actor) -> Ti
     publish_on_commit("ticket.updated", ticket_id=ticket.pk, fields=["tags"])
     _routing_after_change(ticket, changed=["tags"], actor=actor)
     return ticket
+
+
+def _chat_after_solve(ticket: Ticket) -> None:
+    """Live chat (issue 7): the visitor's widget hears of the solve and asks for a rating."""
+    from channels_inbox.widget.services import ticket_solved_on_commit
+
+    ticket_solved_on_commit(ticket)
 
 
 # --- Routing hook (issue 5) ----------------------------------------------------------

@@ -20,6 +20,9 @@ SECTIONS = [
     ("tickets:manage:agents", "Agents", (ADMIN, MANAGER)),
     ("tickets:manage:macros", "Macros", (ADMIN,)),
     ("tickets:manage:company", "Company", (ADMIN,)),
+    ("tickets:manage:webhooks:list", "Webhooks", (ADMIN,)),
+    ("tickets:manage:api_keys:list", "API keys", (ADMIN,)),
+    ("surveys:manage", "Surveys", (ADMIN, MANAGER)),  # metrics/surveys/views_manage.py
 ]
 
 

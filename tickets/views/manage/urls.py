@@ -1,6 +1,6 @@
 """Routes of /manage/, included by tickets/urls.py under the namespace ``tickets:manage``."""
 
-from django.urls import path
+from django.urls import include, path
 
 from tickets.views.manage import agents, channels, company, macros, teams
 from tickets.views.manage.index import manage_index
@@ -26,4 +26,6 @@ urlpatterns = [
     path("macros/<int:macro_id>/", macros.macro_edit, name="macro"),
     path("macros/<int:macro_id>/delete/", macros.macro_delete, name="macro_delete"),
     path("company/", company.company_edit, name="company"),
+    path("webhooks/", include("tickets.webhooks.urls")),
+    path("api-keys/", include("tickets.api.manage_urls")),
 ]
